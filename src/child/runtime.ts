@@ -1,0 +1,227 @@
+/**
+ * What runs inside every worker, whatever the start method: boot (loaders,
+ * preloaded modules), then wait for a `run` message and become that Process.
+ * @internal
+ */
+import { writeSync } from 'node:fs';
+import { createRequire, register } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { state } from '../internal/state.js';
+import { decode } from '../reduction.js';
+import { loadReference } from '../fnref.js';
+import { getLogger, logToStderr } from '../logging.js';
+import { reviveProcess, setCurrentProcess, type Process } from '../process.js';
+import { assertNever, type BootData, type ChildMessage, type LoaderSpec, type ParentMessage, type RunSpec } from '../protocol/messages.js';
+
+/** The worker's end of the control channel. */
+export interface ChildChannel {
+  send(msg: ChildMessage): void;
+  onMessage(listener: (msg: ParentMessage) => void): void;
+  /** Keep this worker alive while waiting for messages. */
+  hold(): void;
+  /** Let this worker end once it has nothing else to do. */
+  release(): void;
+  /** Called when the parent vanished (processes only). */
+  onParentGone(listener: () => void): void;
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+function writeAll(fd: number, buf: Uint8Array): void {
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += writeSync(fd, buf, off, buf.length - off);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') {
+        Atomics.wait(sleeper, 0, 0, 1);
+        continue;
+      }
+      return; // EPIPE, EBADF: the reader is gone; drop like a closed stream would.
+    }
+  }
+}
+
+/**
+ * Worker threads: write stdout/stderr straight to the file descriptors, so
+ * output is prompt, ordered, and survives the thread's exit or termination
+ * (Node would relay it through the parent's event loop).
+ */
+function redirectThreadOutput(): void {
+  const make = (fd: number) =>
+    function write(
+      chunk: string | Uint8Array,
+      encoding?: BufferEncoding | ((err?: Error | null) => void),
+      cb?: (err?: Error | null) => void,
+    ): boolean {
+      if (typeof encoding === 'function') {
+        cb = encoding;
+        encoding = undefined;
+      }
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk, encoding ?? 'utf8') : chunk;
+      writeAll(fd, buf);
+      if (cb) process.nextTick(cb, null);
+      return true;
+    };
+  (process.stdout as unknown as { write: unknown }).write = make(1);
+  (process.stderr as unknown as { write: unknown }).write = make(2);
+}
+
+/** Writes to stderr synchronously (works in threads and processes alike). */
+export function writeStderr(text: string): void {
+  writeAll(2, Buffer.from(text, 'utf8'));
+}
+
+/**
+ * Replays the parent's loader flags in a worker thread (Node 20 does not give
+ * a worker the hooks the main thread registered). A module loaded with
+ * `--import` that exports `resolve`/`load` hooks is registered as a loader.
+ */
+async function replayLoaders(spec: LoaderSpec): Promise<void> {
+  const req = createRequire(import.meta.url);
+  for (const r of spec.requires) req(r);
+  for (const url of spec.imports) {
+    const ns = (await import(url)) as Record<string, unknown>;
+    if (typeof ns.resolve === 'function' || typeof ns.load === 'function') {
+      register(url, { data: {} });
+    }
+  }
+  for (const l of spec.loaders) register(l, { data: {} });
+}
+
+function splitModuleKey(key: string): { kind: 'esm' | 'cjs'; url: string } {
+  const sp = key.indexOf(' ');
+  return { kind: key.slice(0, sp) === 'cjs' ? 'cjs' : 'esm', url: key.slice(sp + 1) };
+}
+
+async function preload(keys: string[]): Promise<void> {
+  const req = createRequire(import.meta.url);
+  for (const key of keys) {
+    const { kind, url } = splitModuleKey(key);
+    try {
+      if (kind === 'cjs') req(url.startsWith('file:') ? fileURLToPath(url) : url);
+      else await import(url);
+    } catch {
+      // Reported when a target actually needs this module.
+    }
+  }
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof Error) return err.stack ?? `${err.name}: ${err.message}`;
+  return `Uncaught ${typeof err === 'string' ? err : String(err)}`;
+}
+
+let failing = false;
+function failAndExit(err: unknown): never {
+  if (!failing) {
+    failing = true;
+    writeStderr(`Process ${state().self.name}:\n${describeError(err)}\n`);
+  }
+  process.exit(1);
+}
+
+/** Boots a worker and serves its control channel. */
+export async function childMain(chan: ChildChannel, boot: BootData): Promise<void> {
+  const st = state();
+  st.isMain = false;
+  st.bootstrapping = true;
+  st.self = {
+    name: 'Process',
+    identity: [],
+    daemon: false,
+    pid: process.pid,
+    ident: st.self.ident,
+    startMethod: boot.startMethod,
+  };
+  if (boot.logLevel !== null) logToStderr(boot.logLevel);
+  if (boot.startMethod === 'thread') redirectThreadOutput();
+  process.on('uncaughtException', failAndExit);
+  process.on('unhandledRejection', failAndExit);
+
+  let spec: RunSpec | null = null;
+  let running = false;
+  chan.onParentGone(() => {
+    // An orphaned standby, or a daemonic child whose parent vanished, ends itself.
+    if (!running || state().self.daemon) process.kill(process.pid, 'SIGTERM');
+  });
+  chan.hold();
+  const ready = (async () => {
+    if (boot.startMethod === 'thread') await replayLoaders(boot.loaders);
+    await preload(boot.preload);
+  })();
+  chan.onMessage((msg) => {
+    switch (msg.t) {
+      case 'boot':
+        return;
+      case 'run':
+        if (running) return;
+        running = true;
+        spec = msg.spec;
+        void ready.then(() => run(chan, spec!)).catch(failAndExit);
+        return;
+      case 'terminate':
+        process.exit(msg.signal === 'SIGKILL' ? 137 : 143);
+      // eslint-disable-next-line no-fallthrough
+      default:
+        assertNever(msg, 'control message');
+    }
+  });
+  try {
+    await ready;
+  } catch (err) {
+    failAndExit(err);
+  }
+  chan.send({ t: 'ready' });
+}
+
+async function run(chan: ChildChannel, spec: RunSpec): Promise<void> {
+  const st = state();
+  st.self = {
+    name: spec.name,
+    identity: spec.identity,
+    daemon: spec.daemon,
+    pid: process.pid,
+    ident: st.self.ident,
+    startMethod: st.self.startMethod,
+  };
+  st.parent = spec.parent;
+  st.childCounter = 0;
+  if (spec.logLevel !== null) logToStderr(spec.logLevel);
+  let self: Process;
+  let call: () => unknown;
+  try {
+    st.bootstrapping = true;
+    if (spec.cls) {
+      const cls = await loadReference(spec.cls);
+      if (typeof cls !== 'function') {
+        throw new TypeError(`${spec.cls.url} export '${spec.cls.name}' is not a class in this worker`);
+      }
+      const fields = spec.fields ? ((await decode(spec.fields)) as Record<string, unknown>) : {};
+      self = reviveProcess(cls as new () => Process, fields, spec);
+      call = () => self.run();
+    } else {
+      const target = spec.target ? await loadReference(spec.target) : null;
+      if (spec.target && typeof target !== 'function') {
+        throw new TypeError(`${spec.target.url} export '${spec.target.name}' is not a function in this worker`);
+      }
+      const args = (await decode(spec.args)) as unknown[];
+      self = reviveProcess(null, {}, spec);
+      call = () => (target ? (target as (...a: unknown[]) => unknown)(...args) : undefined);
+    }
+  } finally {
+    st.bootstrapping = false;
+  }
+  setCurrentProcess(self);
+  chan.send({ t: 'running', at: performance.timeOrigin + performance.now() });
+  getLogger().info('child process calling self.run()');
+  try {
+    await call();
+  } catch (err) {
+    failAndExit(err);
+  }
+  getLogger().info('process exiting with exitcode 0');
+  // Nothing else to do: the worker ends once its own pending work is done.
+  chan.release();
+}

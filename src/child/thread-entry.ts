@@ -1,0 +1,25 @@
+/**
+ * Entry file of a worker thread. Control messages arrive on the port in
+ * `workerData`; `parentPort` is left to user data.
+ * @internal
+ */
+import { workerData, type MessagePort } from 'node:worker_threads';
+import { childMain } from './runtime.js';
+import type { BootData, ChildMessage, ParentMessage } from '../protocol/messages.js';
+
+const { port, boot } = workerData as { port: MessagePort; boot: BootData };
+
+void childMain(
+  {
+    send: (msg: ChildMessage) => port.postMessage(msg),
+    onMessage: (listener: (msg: ParentMessage) => void) => port.on('message', listener),
+    hold: () => port.ref(),
+    release: () => {
+      port.unref();
+    },
+    onParentGone: () => {
+      /* a thread dies with its parent */
+    },
+  },
+  boot,
+);

@@ -1,0 +1,63 @@
+/**
+ * multiprocessing-ts: Python's `multiprocessing` for TypeScript on Node.js.
+ *
+ * This file lists the whole public API; each name lives in the module of its
+ * concept. Everything here works on the default context; `getContext(method)`
+ * gives the same factories bound to one start method.
+ * @module
+ */
+
+// Processes
+export {
+  Process,
+  currentProcess,
+  parentProcess,
+  activeChildren,
+  cpuCount,
+  isMain,
+  type ProcessOptions,
+  type StartMethod,
+} from './process.js';
+
+// Contexts and start methods
+export {
+  getContext,
+  setStartMethod,
+  getStartMethod,
+  getAllStartMethods,
+  type Context,
+  type StartMethodName,
+} from './context.js';
+
+// Passing functions and data
+export { fnRef, type FunctionReference, type ModuleReference } from './fnref.js';
+export { registerClass } from './reduction.js';
+
+// Errors
+export {
+  ProcessError,
+  TimeoutError,
+  Empty,
+  Full,
+  EOFError,
+  BrokenBarrierError,
+  AuthenticationError,
+  BufferTooShort,
+  WorkerLostError,
+  RemoteError,
+} from './errors.js';
+
+// Logging
+export {
+  getLogger,
+  logToStderr,
+  LogLevel,
+  type Logger,
+  type LogHandler,
+  type LogRecord,
+  type LogLevelName,
+} from './logging.js';
+
+// Shared option types
+export type { WaitOptions } from './internal/validators.js';
+export type { ResourceLimits } from './backends/backend.js';

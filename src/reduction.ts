@@ -1,0 +1,409 @@
+/**
+ * How values cross between workers: structured clone, plus a registry.
+ *
+ * - Fast path: when no class is registered and no library handle exists in
+ *   this thread, a value is sent as it is and the transport's structured clone
+ *   does the work; the object walk below runs only if that clone fails (to
+ *   name the offending part) or when registered classes, library handles,
+ *   errors or functions may be inside.
+ * - Registered classes (`registerClass`) arrive as instances of their class.
+ * - Library objects (locks, queues, … in later modules) implement
+ *   {@link REDUCE} and arrive as live handles, at any depth.
+ * - Errors keep class, message, own properties, `cause` and the remote stack.
+ * - Top-level exported functions cross as references.
+ * @module
+ */
+import { state } from './internal/state.js';
+import { errorClasses, RemoteError } from './errors.js';
+import { lookupFunction, loadReference, FN_REF } from './fnref.js';
+import type { Encoded, FnRefData } from './protocol/messages.js';
+
+/** Method by which library objects describe themselves for transfer. @internal */
+export const REDUCE = Symbol.for('multiprocessing-ts.reduce');
+
+/** What a library object returns from its {@link REDUCE} method. @internal */
+export interface Reduced {
+  kind: string;
+  state: unknown;
+}
+
+const MARK = '__mp_ts__';
+
+type Marker =
+  | { [MARK]: 'class'; name: string; fields: Record<string, unknown> }
+  | { [MARK]: 'error'; cls: string; name: string; message: string; stack: string | undefined; props: Record<string, unknown>; cause?: unknown; hasCause: boolean; errors?: unknown[] }
+  | { [MARK]: 'fn'; ref: FnRefData }
+  | { [MARK]: 'handle'; kind: string; state: unknown }
+  | { [MARK]: 'escape'; value: Record<string, unknown> };
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Constructor = abstract new (...args: any[]) => unknown;
+
+/**
+ * Registers a class so that its instances keep their prototype when they
+ * cross to a worker (as arguments, fields, results or errors). Register it in
+ * a module that workers import too (the module defining the class is best).
+ *
+ * Instances are rebuilt without calling the constructor: own fields are
+ * copied by structured clone onto an object made from `C.prototype`.
+ *
+ * @param cls - the class.
+ * @param name - registration name; default: `cls.name`. Two classes may not share a name.
+ * @returns the class, so it can wrap a class expression.
+ * @example
+ * ```ts
+ * export class Point { constructor(public x: number, public y: number) {} norm() { return Math.hypot(this.x, this.y); } }
+ * registerClass(Point);
+ * ```
+ */
+export function registerClass<C extends Constructor>(cls: C, name?: string): C {
+  if (typeof cls !== 'function' || !cls.prototype) {
+    throw new TypeError(`registerClass expects a class; received ${cls === null ? 'null' : typeof cls}`);
+  }
+  const key = name ?? cls.name;
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new TypeError('registerClass needs a name for an anonymous class: registerClass(C, "Name")');
+  }
+  const st = state();
+  const existing = st.classes.get(key);
+  if (existing && existing !== cls) {
+    throw new TypeError(
+      `registerClass: another class is already registered as '${key}'; pass a distinct name: registerClass(C, 'Other${key}')`,
+    );
+  }
+  st.classes.set(key, cls as never);
+  st.classNames.set(cls.prototype, key);
+  return cls;
+}
+
+/** Registers how to rebuild a library handle of `kind` in this thread. @internal */
+export function registerHandleKind(kind: string, revive: (state: unknown) => unknown): void {
+  state().handleRevivers.set(kind, revive);
+}
+
+/** True when values must be walked before they cross. @internal */
+export function mustWalk(): boolean {
+  const st = state();
+  return st.classes.size > 0 || st.handleRevivers.size > 0;
+}
+
+function describePath(path: string): string {
+  return path;
+}
+
+function cloneError(path: string, what: string): TypeError {
+  return new TypeError(
+    `${describePath(path)} cannot be sent to a worker: ${what}. Only structured-cloneable data ` +
+      `(primitives, plain objects, arrays, Map, Set, Date, RegExp, typed arrays, …), registered classes, ` +
+      `top-level exported functions and this library's objects can cross.`,
+  );
+}
+
+const builtinProtos = new Set<unknown>([
+  Object.prototype,
+  Array.prototype,
+  null,
+]);
+
+function isPlainObject(v: object): boolean {
+  return builtinProtos.has(Object.getPrototypeOf(v));
+}
+
+const passThroughTags = new Set([
+  '[object Date]',
+  '[object RegExp]',
+  '[object ArrayBuffer]',
+  '[object SharedArrayBuffer]',
+  '[object DataView]',
+  '[object Boolean]',
+  '[object Number]',
+  '[object String]',
+  '[object BigInt]',
+  '[object Blob]',
+]);
+
+/**
+ * Walks a value, replacing what structured clone cannot carry (registered
+ * class instances, errors, functions, library handles) with markers.
+ * Throws a TypeError naming the path of a part that cannot cross.
+ * @internal
+ */
+export function walk(value: unknown, path: string, seen: Map<object, unknown> = new Map()): unknown {
+  if (value === null) return value;
+  const t = typeof value;
+  if (t === 'number' || t === 'string' || t === 'boolean' || t === 'undefined' || t === 'bigint') return value;
+  if (t === 'symbol') throw cloneError(path, 'it is a symbol');
+  if (t === 'function') {
+    let ref: FnRefData;
+    try {
+      ref = lookupFunction(value as object);
+    } catch (e) {
+      const err = new TypeError(`${path} is a function that cannot be sent: ${(e as Error).message}`);
+      throw err;
+    }
+    return { [MARK]: 'fn', ref } satisfies Marker;
+  }
+  const obj = value as object;
+  if (seen.has(obj)) return seen.get(obj);
+  const reducer = (obj as { [REDUCE]?: () => Reduced })[REDUCE];
+  if (typeof reducer === 'function') {
+    const r = reducer.call(obj);
+    const m: Marker = { [MARK]: 'handle', kind: r.kind, state: r.state };
+    seen.set(obj, m);
+    return m;
+  }
+  if (obj instanceof Error) return encodeError(obj, path, seen);
+  const proto = Object.getPrototypeOf(obj) as object | null;
+  const regName = proto ? state().classNames.get(proto) : undefined;
+  if (regName !== undefined) {
+    const fields: Record<string, unknown> = {};
+    const m: Marker = { [MARK]: 'class', name: regName, fields };
+    seen.set(obj, m);
+    for (const key of Object.keys(obj)) fields[key] = walk((obj as Record<string, unknown>)[key], `${path}.${key}`, seen);
+    return m;
+  }
+  if (Array.isArray(obj)) {
+    const out: unknown[] = new Array(obj.length);
+    seen.set(obj, out);
+    for (let i = 0; i < obj.length; i++) out[i] = walk(obj[i], `${path}[${i}]`, seen);
+    return out;
+  }
+  if (ArrayBuffer.isView(obj)) return obj;
+  if (obj instanceof Map) {
+    const out = new Map();
+    seen.set(obj, out);
+    let i = 0;
+    for (const [k, v] of obj) {
+      out.set(walk(k, `${path}.<key ${i}>`, seen), walk(v, `${path}.get(${typeof k === 'string' ? JSON.stringify(k) : `<key ${i}>`})`, seen));
+      i++;
+    }
+    return out;
+  }
+  if (obj instanceof Set) {
+    const out = new Set();
+    seen.set(obj, out);
+    let i = 0;
+    for (const v of obj) out.add(walk(v, `${path}.<item ${i++}>`, seen));
+    return out;
+  }
+  const tag = Object.prototype.toString.call(obj);
+  if (passThroughTags.has(tag)) return obj;
+  if (!isPlainObject(obj)) {
+    const cname = (proto as { constructor?: { name?: string } } | null)?.constructor?.name ?? 'unknown';
+    if (tag === '[object Promise]') throw cloneError(path, 'it is a Promise (await it first)');
+    if (tag === '[object WeakMap]' || tag === '[object WeakSet]') throw cloneError(path, `it is a ${cname}`);
+    if (typeof (obj as { pipe?: unknown }).pipe === 'function' || typeof (obj as { on?: unknown }).on === 'function') {
+      throw cloneError(path, `it is a ${cname} (streams, sockets and event emitters hold OS resources)`);
+    }
+    // An instance of an unregistered class: structured clone would drop its prototype.
+    // Keep Python's spirit (the data arrives) but say how to keep the class.
+  }
+  const out: Record<string, unknown> = {};
+  seen.set(obj, out);
+  for (const key of Object.keys(obj)) out[key] = walk((obj as Record<string, unknown>)[key], `${path}.${key}`, seen);
+  if (Object.hasOwn(obj, MARK)) return { [MARK]: 'escape', value: out } satisfies Marker;
+  return out;
+}
+
+function encodeError(err: Error, path: string, seen: Map<object, unknown>): Marker {
+  const ctorName = (Object.getPrototypeOf(err) as { constructor?: { name?: string } } | null)?.constructor?.name ?? 'Error';
+  const regName = state().classNames.get(Object.getPrototypeOf(err));
+  const props: Record<string, unknown> = {};
+  const m: Marker = {
+    [MARK]: 'error',
+    cls: regName ?? ctorName,
+    name: String(err.name),
+    message: String(err.message),
+    stack: typeof err.stack === 'string' ? err.stack : undefined,
+    props,
+    hasCause: 'cause' in err,
+  };
+  seen.set(err, m);
+  for (const key of Object.keys(err)) {
+    if (key === 'cause' || key === 'errors') continue;
+    try {
+      props[key] = walk((err as unknown as Record<string, unknown>)[key], `${path}.${key}`, seen);
+    } catch {
+      props[key] = String((err as unknown as Record<string, unknown>)[key]);
+    }
+  }
+  if ('cause' in err) {
+    try {
+      m.cause = walk(err.cause, `${path}.cause`, seen);
+    } catch {
+      m.cause = String(err.cause);
+    }
+  }
+  if (err instanceof AggregateError) m.errors = err.errors.map((e, i) => walk(e, `${path}.errors[${i}]`, seen));
+  return m;
+}
+
+const builtinErrors: Record<string, ErrorConstructor | AggregateErrorConstructor> = {
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+  AggregateError,
+};
+
+/** Encodes a value for crossing. @internal */
+export function encode(value: unknown, path: string, force = false): Encoded {
+  if (!force && !mustWalk() && isFlat(value)) return { data: value, walked: false };
+  return { data: walk(value, path), walked: true };
+}
+
+/**
+ * Cheap check for values structured clone carries faithfully without our help:
+ * primitives, and arrays/plain objects of primitives (one level).
+ */
+function isFlat(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return typeof value !== 'function' && typeof value !== 'symbol';
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      if (v !== null && (typeof v === 'object' || typeof v === 'function' || typeof v === 'symbol')) return false;
+    }
+    return true;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return ArrayBuffer.isView(value);
+  for (const key in value) {
+    const v = (value as Record<string, unknown>)[key];
+    if (v !== null && (typeof v === 'object' || typeof v === 'function' || typeof v === 'symbol')) return false;
+  }
+  return true;
+}
+
+/** Decodes a value that crossed; imports modules of function references. @internal */
+export async function decode(enc: Encoded): Promise<unknown> {
+  if (!enc.walked) return enc.data;
+  const fns = new Map<string, unknown>();
+  const pending: Promise<void>[] = [];
+  collectRefs(enc.data, new Set(), (ref) => {
+    const key = `${ref.kind}:${ref.url}#${ref.name}`;
+    if (!fns.has(key)) {
+      fns.set(key, undefined);
+      pending.push(loadReference(ref).then((f) => void fns.set(key, f)));
+    }
+  });
+  await Promise.all(pending);
+  return revive(enc.data, new Map(), fns);
+}
+
+function isMarker(v: unknown): v is Marker {
+  return typeof v === 'object' && v !== null && Object.hasOwn(v, MARK) && Object.getPrototypeOf(v) === Object.prototype;
+}
+
+function collectRefs(v: unknown, seen: Set<object>, found: (ref: FnRefData) => void): void {
+  if (typeof v !== 'object' || v === null || seen.has(v)) return;
+  seen.add(v);
+  if (isMarker(v) && v[MARK] === 'fn') return found(v.ref);
+  if (Array.isArray(v)) for (const x of v) collectRefs(x, seen, found);
+  else if (v instanceof Map) for (const [k, x] of v) (collectRefs(k, seen, found), collectRefs(x, seen, found));
+  else if (v instanceof Set) for (const x of v) collectRefs(x, seen, found);
+  else if (!ArrayBuffer.isView(v)) for (const key of Object.keys(v)) collectRefs((v as Record<string, unknown>)[key], seen, found);
+}
+
+function revive(v: unknown, seen: Map<object, unknown>, fns: Map<string, unknown>): unknown {
+  if (typeof v !== 'object' || v === null) return v;
+  if (seen.has(v)) return seen.get(v);
+  if (isMarker(v)) {
+    switch (v[MARK]) {
+      case 'fn':
+        return fns.get(`${v.ref.kind}:${v.ref.url}#${v.ref.name}`);
+      case 'handle': {
+        const reviver = state().handleRevivers.get(v.kind);
+        if (!reviver) throw new TypeError(`no reviver for library object of kind '${v.kind}' in this worker`);
+        const h = reviver(v.state);
+        seen.set(v, h);
+        return h;
+      }
+      case 'class': {
+        const cls = state().classes.get(v.name);
+        const obj: Record<string, unknown> = cls ? Object.create(cls.prototype as object) : {};
+        seen.set(v, obj);
+        for (const key of Object.keys(v.fields)) obj[key] = revive(v.fields[key], seen, fns);
+        return obj;
+      }
+      case 'error':
+        return reviveError(v, seen, fns);
+      case 'escape': {
+        const out: Record<string, unknown> = {};
+        seen.set(v, out);
+        for (const key of Object.keys(v.value)) out[key] = revive(v.value[key], seen, fns);
+        return out;
+      }
+    }
+  }
+  if (Array.isArray(v)) {
+    seen.set(v, v);
+    for (let i = 0; i < v.length; i++) v[i] = revive(v[i], seen, fns);
+    return v;
+  }
+  if (v instanceof Map) {
+    const out = new Map();
+    seen.set(v, out);
+    for (const [k, x] of v) out.set(revive(k, seen, fns), revive(x, seen, fns));
+    return out;
+  }
+  if (v instanceof Set) {
+    const out = new Set();
+    seen.set(v, out);
+    for (const x of v) out.add(revive(x, seen, fns));
+    return out;
+  }
+  if (ArrayBuffer.isView(v) || Object.getPrototypeOf(v) !== Object.prototype) return v;
+  seen.set(v, v);
+  for (const key of Object.keys(v)) (v as Record<string, unknown>)[key] = revive((v as Record<string, unknown>)[key], seen, fns);
+  return v;
+}
+
+function reviveError(m: Extract<Marker, { [MARK]: 'error' }>, seen: Map<object, unknown>, fns: Map<string, unknown>): Error {
+  const registered = state().classes.get(m.cls);
+  const ctor: { prototype: object } | undefined =
+    registered ?? errorClasses[m.cls] ?? builtinErrors[m.cls];
+  let err: Error;
+  if (ctor) {
+    err = Object.create(ctor.prototype) as Error;
+  } else {
+    err = Object.create(RemoteError.prototype) as Error;
+    Object.defineProperty(err, Symbol.for('multiprocessing-ts.error-kinds'), { value: RemoteError.kinds });
+    Object.defineProperty(err, 'code', { value: RemoteError.code, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(err, 'remoteClass', { value: m.cls, enumerable: true, writable: true, configurable: true });
+  }
+  seen.set(m, err);
+  if (ctor && (errorClasses[m.cls] !== undefined || (registered && registered.prototype instanceof Error && 'kinds' in registered))) {
+    const kinds = (ctor as unknown as { kinds?: readonly string[] }).kinds;
+    if (kinds) Object.defineProperty(err, Symbol.for('multiprocessing-ts.error-kinds'), { value: kinds });
+  }
+  Object.defineProperty(err, 'message', { value: m.message, enumerable: false, writable: true, configurable: true });
+  if (err.name !== m.name) Object.defineProperty(err, 'name', { value: m.name, enumerable: false, writable: true, configurable: true });
+  for (const key of Object.keys(m.props)) (err as unknown as Record<string, unknown>)[key] = revive(m.props[key], seen, fns);
+  if (m.hasCause) Object.defineProperty(err, 'cause', { value: revive(m.cause, seen, fns), enumerable: false, writable: true, configurable: true });
+  if (m.errors) Object.defineProperty(err, 'errors', { value: m.errors.map((e) => revive(e, seen, fns)), enumerable: false, writable: true, configurable: true });
+  const here = new Error().stack?.split('\n').slice(1).join('\n') ?? '';
+  const remote = m.stack ?? `${m.name}: ${m.message}`;
+  Object.defineProperty(err, 'stack', {
+    value: `${remote}\n    --- the error above was raised in a worker; rebuilt here ---\n${here}`,
+    enumerable: false,
+    writable: true,
+    configurable: true,
+  });
+  return err;
+}
+
+/** Encodes an error (always walked: keeps class, props, cause, stack). @internal */
+export function encodeErrorValue(err: unknown): Encoded {
+  try {
+    return { data: walk(err, 'error'), walked: true };
+  } catch {
+    return { data: walk(new Error(String(err)), 'error'), walked: true };
+  }
+}
+
+/** True when `fn` is a function reference made by fnRef. @internal */
+export function isFunctionReference(fn: unknown): boolean {
+  return typeof fn === 'function' && FN_REF in fn;
+}

@@ -1,0 +1,3 @@
+import { processSuite } from './suites/process.js';
+
+processSuite('process');

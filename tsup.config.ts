@@ -1,0 +1,19 @@
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  entry: {
+    index: 'src/index.ts',
+    dummy: 'src/dummy.ts',
+    'child/thread-entry': 'src/child/thread-entry.ts',
+    'child/process-entry': 'src/child/process-entry.ts',
+  },
+  format: ['esm', 'cjs'],
+  target: 'node20',
+  platform: 'node',
+  splitting: true,
+  shims: true,
+  sourcemap: true,
+  clean: true,
+  dts: { entry: { index: 'src/index.ts', dummy: 'src/dummy.ts' } },
+  outExtension: ({ format }) => ({ js: format === 'cjs' ? '.cjs' : '.js' }),
+});
