@@ -1,0 +1,140 @@
+/**
+ * Whole programs, run as a user would run them: output of children, the
+ * liveness rules, signals, TypeScript under tsx, CommonJS, logging.
+ * Each case runs on both start methods.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { readFileSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { runProgram, programs, tmpPath, pidAlive, eventually } from './helpers.js';
+
+const T = { timeout: 60_000 };
+const tsxCli = fileURLToPath(new URL('../node_modules/tsx/dist/cli.mjs', import.meta.url));
+const prog = (name: string) => join(programs, name);
+
+for (const method of ['thread', 'process'] as const) {
+  describe(`programs on the '${method}' start method`, () => {
+    it('a child’s output is complete and in order', T, async () => {
+      const r = await runProgram([prog('output.mjs'), method, 'lines']);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.trim().split('\n');
+      assert.equal(lines.length, 2001);
+      for (let i = 0; i < 2000; i++) assert.equal(lines[i], `line ${i}`);
+      assert.equal(lines[2000], 'exit 0');
+      assert.match(r.stderr, /stderr line/);
+    });
+
+    it('a child that throws: its output survives, the error is printed as Python does, exit code 1', T, async () => {
+      const r = await runProgram([prog('output.mjs'), method, 'throw']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^before throw\nexit 1\n$/);
+      assert.match(r.stderr, /Process Process-1:\nError: kaboom\n\s+at throwAfterWriting/);
+    });
+
+    it('a child terminated after writing: the output is there, exit code -15', T, async () => {
+      const r = await runProgram([prog('output.mjs'), method, 'terminate', tmpPath('marker')]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'line before terminate\nexit -15\n');
+    });
+
+    it('a child’s output is not lost while the parent blocks and then exits at once', T, async () => {
+      const r = await runProgram([prog('output.mjs'), method, 'blocked', tmpPath('marker')]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'from child while parent blocked\n');
+    });
+
+    it('a non-daemonic child keeps the program alive until it finishes', T, async () => {
+      const r = await runProgram([prog('lifetime.mjs'), method, 'nondaemon']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'main done\nchild done\n');
+    });
+
+    it('a daemonic child never keeps the program alive, and ends with it', T, async () => {
+      const marker = tmpPath('marker');
+      const r = await runProgram([prog('lifetime.mjs'), method, 'daemon', marker], { timeoutMs: 20_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^main done/);
+      if (method === 'process' && existsSync(marker)) {
+        const pid = Number(readFileSync(marker, 'utf8'));
+        await eventually(() => !pidAlive(pid), 10_000, `daemonic child ${pid} to end with its parent`);
+      }
+    });
+
+    it('a pending join keeps the program alive even for a daemonic child (no early exit 13)', T, async () => {
+      const r = await runProgram([prog('lifetime.mjs'), method, 'pending-join']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'daemon finished\njoined 0\n');
+    });
+
+    it('SIGTERM to the parent reaches its children', T, async () => {
+      const marker = tmpPath('marker');
+      let sent = false;
+      let poll: NodeJS.Timeout | undefined;
+      const r = await runProgram([prog('lifetime.mjs'), method, 'sigterm', marker], {
+        onStdout: (out, child) => {
+          if (poll || !out.includes('ready')) return;
+          // The child writes its marker once running: then signal the parent.
+          poll = setInterval(() => {
+            if (!existsSync(marker)) return;
+            clearInterval(poll);
+            sent = true;
+            child.kill('SIGTERM');
+          }, 5);
+        },
+        timeoutMs: 30_000,
+      });
+      clearInterval(poll);
+      assert.ok(sent, `the program never got ready: ${r.stdout} ${r.stderr}`);
+      assert.equal(r.signal, 'SIGTERM');
+      const pid = Number(readFileSync(marker, 'utf8'));
+      await eventually(() => !pidAlive(pid), 10_000, `child ${pid} to end`);
+    });
+
+    it('forgetting the isMain() guard fails the child clearly instead of starting processes forever', T, async () => {
+      const r = await runProgram([prog('unguarded.mjs'), method], { timeoutMs: 30_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'exit 1\n');
+      assert.match(r.stderr, /isMain\(\)/);
+    });
+
+    it('logToStderr() and NODE_DEBUG=multiprocessing report lifecycle events', T, async () => {
+      const info = await runProgram([prog('logging.mjs'), method, 'info']);
+      assert.equal(info.stdout, 'exit 0\n');
+      assert.match(info.stderr, /\[INFO\/MainProcess\] process Process-1 started/);
+      assert.match(info.stderr, /\[INFO\/Process-1\] child process calling self\.run\(\)/);
+      assert.match(info.stderr, /\[INFO\/MainProcess\] process Process-1 .* exited with exitcode 0/);
+      const quiet = await runProgram([prog('logging.mjs'), method, 'none']);
+      assert.equal(quiet.stderr, '');
+      const debug = await runProgram([prog('logging.mjs'), method, 'none'], { env: { NODE_DEBUG: 'multiprocessing' } });
+      assert.match(debug.stderr, /\[DEBUG\/MainProcess\]/);
+      assert.match(debug.stderr, /\[INFO\/MainProcess\] process Process-1 started/);
+    });
+  });
+}
+
+describe('module formats', () => {
+  it('a TypeScript entry run with tsx: function targets and a subclass, on both start methods', T, async () => {
+    const r = await runProgram([tsxCli, prog('ts-main.ts')], { timeoutMs: 45_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      [
+        'ts child Process-1 thread 42',
+        'exit thread 0',
+        'ts child Process-2 process 42',
+        'exit process 0',
+        'ts subclass 100',
+        'exit subclass 0',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('a CommonJS entry (require, module.exports) on both start methods', T, async () => {
+    const r = await runProgram([prog('cjs-main.cjs')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'cjs child 21\nexit thread 0\ncjs child 21\nexit process 0\n');
+  });
+});
