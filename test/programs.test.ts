@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { runProgram, programs, tmpPath, pidAlive, eventually } from './helpers.js';
+import { runProgram, programs, tmpPath, pidAlive, eventually, repoRoot } from './helpers.js';
 
 const T = { timeout: 60_000 };
 const tsxCli = fileURLToPath(new URL('../node_modules/tsx/dist/cli.mjs', import.meta.url));
@@ -136,5 +136,14 @@ describe('module formats', () => {
     const r = await runProgram([prog('cjs-main.cjs')]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'cjs child 21\nexit thread 0\ncjs child 21\nexit process 0\n');
+  });
+
+  it('the demo (npm run demo) runs in its fast mode and agrees with the serial count', T, async () => {
+    const r = await runProgram([tsxCli, join(repoRoot, 'examples', 'demo.ts')], { env: { DEMO_LIMIT: '20000' }, timeoutMs: 45_000 });
+    assert.equal(r.code, 0, r.stderr);
+    // 2,262 primes below 20,000
+    assert.match(r.stdout, /serial, one thread: +2262 primes/);
+    assert.match(r.stdout, /worker threads: +2262 primes/);
+    assert.match(r.stdout, /exit codes 0(, 0)*;/);
   });
 });
