@@ -69,7 +69,9 @@ function installSignalForwarding(): void {
   process.once('exit', () => {
     for (const child of state().children as Set<Process>) child._onParentExit();
   });
-  if (!isMainThread) return; // signals are delivered to a process's main thread only
+  // Only the main process forwards: signals reach a process's main thread only, and a child that
+  // is terminated orphans its own non-daemonic children, as in Python (daemonic ones end themselves).
+  if (!isMainThread || !state().isMain) return;
   const forward = (sig: NodeJS.Signals) => {
     const handler = (): void => {
       for (const child of state().children as Set<Process>) child._forwardSignal(sig);

@@ -1,0 +1,3 @@
+import { processCpythonSuite } from './suites/process-cpython.js';
+
+processCpythonSuite('process');
