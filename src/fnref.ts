@@ -8,7 +8,7 @@
  * cached per function.
  * @module
  */
-import inspector from 'node:inspector';
+import type inspector from 'node:inspector';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isAbsolute } from 'node:path';
@@ -167,7 +167,9 @@ function post<T>(session: inspector.Session, method: string, params?: object): T
 function getInspector(): Inspector {
   const st = lookupState();
   if (st.insp) return st.insp;
-  const session = new inspector.Session();
+  // Required on first use only: workers that never send functions do not load the inspector.
+  const { Session } = requireHere('node:inspector') as typeof inspector;
+  const session = new Session();
   session.connect();
   const scripts = new Map<string, string>();
   session.on('Debugger.scriptParsed', (msg: { params: { scriptId: string; url: string } }) => {

@@ -3,7 +3,9 @@
  * `child_process.fork`. Control messages are tagged on the IPC channel.
  * @internal
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import type * as childProcess from 'node:child_process';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Backend, RawExit, ResourceLimits, SpawnOptions, WorkerHandle } from './backend.js';
 import { CONTROL_TAG, type ChildMessage, type ParentMessage } from '../protocol/messages.js';
@@ -31,6 +33,8 @@ class ProcessHandle implements WorkerHandle {
   readonly #child: ChildProcess;
 
   constructor(options: SpawnOptions) {
+    // Loaded on first use: a program (or worker) that never forks does not pay for child_process.
+    const { fork } = createRequire(import.meta.url)('node:child_process') as typeof childProcess;
     this.#child = fork(fileURLToPath(entryUrl('process-entry')), [JSON.stringify(options.boot)], {
       execArgv: [...portableExecArgv(), ...(options.execArgv ?? []), ...limitFlags(options.resourceLimits)],
       env: options.env ?? process.env,

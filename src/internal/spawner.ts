@@ -137,13 +137,24 @@ export function acquireWorker(method: Method, options: WorkerOptions): { handle:
     options.cwd !== undefined ||
     options.execArgv !== undefined ||
     options.resourceLimits !== undefined;
+  let handle: WorkerHandle | null = custom ? null : takeStandby(method);
+  const warm = handle !== null;
+  handle ??= backends[method].spawn({ ...options, boot: bootData(method) });
   if (!custom) {
-    const warm = takeStandby(method);
-    scheduleRefill(method);
-    if (warm) return { handle: warm, warm: true };
+    // Boot the next standby once this child is running (or gone), not beside it: on a
+    // machine with few cores the two boots would slow each other down.
+    let refilled = false;
+    const refill = () => {
+      if (refilled) return;
+      refilled = true;
+      scheduleRefill(method);
+    };
+    handle.onControl((msg) => {
+      if (msg.t === 'running') refill();
+    });
+    void handle.exited.then(refill);
   }
-  const handle = backends[method].spawn({ ...options, boot: bootData(method) });
-  return { handle, warm: false };
+  return { handle, warm };
 }
 
 /** Gives back a standby that was taken but not used (its run message could not be built). */
