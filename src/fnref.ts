@@ -141,6 +141,8 @@ interface InternalProperty {
 interface Inspector {
   session: inspector.Session;
   scripts: Map<string, string>;
+  enabled: boolean;
+  idleTimer: NodeJS.Timeout | null;
 }
 
 const LOOKUP = Symbol.for('multiprocessing-ts.fnref.lookup');
@@ -175,18 +177,34 @@ function getInspector(): Inspector {
   session.on('Debugger.scriptParsed', (msg: { params: { scriptId: string; url: string } }) => {
     scripts.set(msg.params.scriptId, msg.params.url);
   });
-  st.insp = { session, scripts };
+  st.insp = { session, scripts, enabled: false, idleTimer: null };
   return st.insp;
 }
 
-/** Runs `fn` with the Debugger domain on (scripts are reported while it is on), then turns it off. */
+/** How long the Debugger domain stays on after the last lookup. */
+const DEBUGGER_IDLE_MS = 2_000;
+
+/**
+ * Runs `fn` with the Debugger domain on (it reports every script's URL, and
+ * serves script sources). Turning it on re-reports every loaded script, which
+ * costs milliseconds in a big program, so it stays on while lookups keep
+ * coming and goes off after {@link DEBUGGER_IDLE_MS} without one.
+ */
 function withDebugger<T>(insp: Inspector, fn: () => T): T {
-  post(insp.session, 'Debugger.enable');
-  try {
-    return fn();
-  } finally {
-    post(insp.session, 'Debugger.disable');
+  if (!insp.enabled) {
+    post(insp.session, 'Debugger.enable');
+    insp.enabled = true;
   }
+  if (insp.idleTimer) insp.idleTimer.refresh();
+  else {
+    insp.idleTimer = setTimeout(() => {
+      insp.idleTimer = null;
+      insp.enabled = false;
+      post(insp.session, 'Debugger.disable');
+    }, DEBUGGER_IDLE_MS);
+    insp.idleTimer.unref();
+  }
+  return fn();
 }
 
 const TMP = '__multiprocessing_ts_lookup__';
@@ -284,8 +302,11 @@ function locate(insp: Inspector, fn: object): FnRefData {
       : [];
     const moduleScope = scopes.find((s) => s.value?.description === 'Module');
     const nested = scopes.some((s) => /^(Closure|Local|Block|Catch|With)\b/.test(s.value?.description ?? ''));
-    // Every module-level binding that holds fn (an alias may be the exported one).
-    const locals: string[] = [];
+    // The module-level bindings that hold fn (an alias may be the exported one); bindings named
+    // like the function are tried first, so the usual case costs one comparison.
+    let source: string | null = null;
+    let firstLocal: string | null = null;
+    let exportName: string | null = null;
     if (moduleScope?.value?.objectId) {
       const vars = post<{ result: PropertyDescriptor[] }>(session, 'Runtime.getProperties', {
         objectId: moduleScope.value.objectId,
@@ -301,10 +322,13 @@ function locate(insp: Inspector, fn: object): FnRefData {
           functionDeclaration: `function () { return this === globalThis.${TMP}; }`,
           returnByValue: true,
         }).result;
-        if (same.value === true) locals.push(v.name);
+        if (same.value !== true) continue;
+        firstLocal ??= v.name;
+        source ??= post<{ scriptSource: string }>(session, 'Debugger.getScriptSource', { scriptId: loc.scriptId }).scriptSource;
+        if ((exportName = findExport(source, v.name)) !== null) break;
       }
     }
-    if (locals.length === 0) {
+    if (firstLocal === null) {
       throw cannotSend(
         fn,
         where,
@@ -313,13 +337,8 @@ function locate(insp: Inspector, fn: object): FnRefData {
           : 'it is not a top-level binding of its module (a method, an object property or a local)',
       );
     }
-    const source = post<{ scriptSource: string }>(session, 'Debugger.getScriptSource', {
-      scriptId: loc.scriptId,
-    }).scriptSource;
-    let exportName: string | null = null;
-    for (const local of locals) if ((exportName = findExport(source, local)) !== null) break;
     if (exportName === null) {
-      throw cannotSend(fn, where, `its module does not export it (add \`export\` to '${locals[0]}')`);
+      throw cannotSend(fn, where, `its module does not export it (add \`export\` to '${firstLocal}')`);
     }
     return { url: fileUrl, name: exportName, kind: 'esm' };
   } finally {

@@ -1,11 +1,11 @@
 /**
  * How values cross between workers: structured clone, plus a registry.
  *
- * - Fast path: when no class is registered and no library handle exists in
- *   this thread, a value is sent as it is and the transport's structured clone
- *   does the work; the object walk below runs only if that clone fails (to
- *   name the offending part) or when registered classes, library handles,
- *   errors or functions may be inside.
+ * - Fast path: plain data (primitives, arrays, plain objects, Map, Set, Date,
+ *   typed arrays…) is sent as it is and the transport's structured clone does
+ *   the work; a cheap scan decides. The object walk below runs only when the
+ *   scan finds registered classes, library handles, errors or functions, or
+ *   when the transport's clone failed (to name the offending part).
  * - Registered classes (`registerClass`) arrive as instances of their class.
  * - Library objects (locks, queues, … in later modules) implement
  *   {@link REDUCE} and arrive as live handles, at any depth.
@@ -79,12 +79,6 @@ export function registerClass<C extends Constructor>(cls: C, name?: string): C {
 /** Registers how to rebuild a library handle of `kind` in this thread. @internal */
 export function registerHandleKind(kind: string, revive: (state: unknown) => unknown): void {
   state().handleRevivers.set(kind, revive);
-}
-
-/** True when values must be walked before they cross. @internal */
-export function mustWalk(): boolean {
-  const st = state();
-  return st.classes.size > 0 || st.handleRevivers.size > 0;
 }
 
 function describePath(path: string): string {
@@ -249,31 +243,59 @@ const builtinErrors: Record<string, ErrorConstructor | AggregateErrorConstructor
   AggregateError,
 };
 
-/** Encodes a value for crossing. @internal */
+/**
+ * Encodes a value for crossing. @internal
+ *
+ * A scan (no allocation, no copy) looks for what structured clone would not
+ * carry faithfully: functions, errors, instances of classes (registered or
+ * not), library handles. Only then does the walk (which copies) run; plain
+ * data goes to the transport as it is. If the transport's clone still refuses
+ * a value, the caller encodes again with `force` to name the offending part.
+ */
 export function encode(value: unknown, path: string, force = false): Encoded {
-  if (!force && !mustWalk() && isFlat(value)) return { data: value, walked: false };
+  if (!force && !needsWalk(value, null)) return { data: value, walked: false };
   return { data: walk(value, path), walked: true };
 }
 
-/**
- * Cheap check for values structured clone carries faithfully without our help:
- * primitives, and arrays/plain objects of primitives (one level).
- */
-function isFlat(value: unknown): boolean {
-  if (value === null || typeof value !== 'object') return typeof value !== 'function' && typeof value !== 'symbol';
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const v = value[i];
-      if (v !== null && (typeof v === 'object' || typeof v === 'function' || typeof v === 'symbol')) return false;
+/** True when `value` holds anything structured clone would not carry faithfully. */
+function needsWalk(value: unknown, seen: Set<object> | null): boolean {
+  if (value === null) return false;
+  const t = typeof value;
+  if (t !== 'object') return t === 'function' || t === 'symbol';
+  const obj = value as object;
+  if (ArrayBuffer.isView(obj)) return false;
+  if (Array.isArray(obj)) {
+    for (let i = 0; i < obj.length; i++) {
+      const v: unknown = obj[i];
+      if (v !== null && (typeof v === 'object' || typeof v === 'function' || typeof v === 'symbol')) {
+        seen ??= new Set();
+        if (seen.has(obj)) return false;
+        seen.add(obj);
+        for (let j = i; j < obj.length; j++) if (needsWalk(obj[j], seen)) return true;
+        return false;
+      }
     }
-    return true;
+    return false;
   }
-  if (Object.getPrototypeOf(value) !== Object.prototype) return ArrayBuffer.isView(value);
-  for (const key in value) {
-    const v = (value as Record<string, unknown>)[key];
-    if (v !== null && (typeof v === 'object' || typeof v === 'function' || typeof v === 'symbol')) return false;
+  seen ??= new Set();
+  if (seen.has(obj)) return false;
+  seen.add(obj);
+  const proto = Object.getPrototypeOf(obj) as object | null;
+  if (proto !== Object.prototype && proto !== null) {
+    if (obj instanceof Map) {
+      for (const [k, v] of obj) if (needsWalk(k, seen) || needsWalk(v, seen)) return true;
+      return false;
+    }
+    if (obj instanceof Set) {
+      for (const v of obj) if (needsWalk(v, seen)) return true;
+      return false;
+    }
+    // Errors, registered classes, library handles, and anything else with a prototype.
+    return !passThroughTags.has(Object.prototype.toString.call(obj));
   }
-  return true;
+  if (Object.hasOwn(obj, MARK)) return true;
+  for (const key in obj) if (needsWalk((obj as Record<string, unknown>)[key], seen)) return true;
+  return false;
 }
 
 /** Decodes a value that crossed; imports modules of function references. @internal */

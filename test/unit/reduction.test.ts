@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { encode, decode, encodeErrorValue, mustWalk } from '../../src/reduction.js';
+import { encode, decode, encodeErrorValue } from '../../src/reduction.js';
 import { ProcessError, TimeoutError, WorkerLostError, RemoteError, registerClass } from 'multiprocessing-ts';
 import * as T from '../fixtures/targets.js';
 
@@ -29,12 +29,15 @@ export class MyError extends Error {
 registerClass(MyError);
 
 describe('serialization', () => {
-  it('flat data takes the fast path untouched', async () => {
-    // With no registered class and no library handle, flat values are not walked.
-    const flat = [1, 'two', null, true, 3n];
-    const enc = encode(flat, 'args');
-    if (!mustWalk()) assert.equal(enc.walked, false);
-    assert.deepEqual(await roundTrip(flat), flat);
+  it('plain data takes the fast path untouched; only values that need it are walked', async () => {
+    const plain = [1, 'two', null, true, 3n, { a: [1, { b: new Map([[1, new Date(0)]]) }] }, new Uint8Array(2)];
+    const enc = encode(plain, 'args');
+    assert.equal(enc.walked, false);
+    assert.equal(enc.data, plain); // not copied
+    assert.deepEqual(await roundTrip(plain), plain);
+    assert.equal(encode([1, { deep: [new T.Point(1, 2)] }], 'args').walked, true);
+    assert.equal(encode([new Map([['k', new Error('e')]])], 'args').walked, true);
+    assert.equal(encode({ f: T.add }, 'args').walked, true);
   });
 
   it('rich structured-clone data arrives equal (Map, Set, Date, RegExp, BigInt, typed arrays, cycles)', async () => {
