@@ -102,7 +102,8 @@ async function startupWarm(P) {
       const first = [];
       const exit = [];
       for (let i = 0; i < P.starts; i++) {
-        await sleep(P.settleMs); // let the standby worker get ready again
+        // let the standby worker get ready again (booting tsx's hooks in a new process takes longer)
+        await sleep(TS ? Math.max(P.settleMs, 800) : P.settleMs);
         const s = await startOnce(ctx, useRef);
         first.push(s.first);
         exit.push(s.exit);

@@ -138,3 +138,23 @@ describe('errors', () => {
     assert.ok(!(new ProcessError('x') instanceof AppError));
   });
 });
+
+describe('library handles', () => {
+  it('an object with a reduce method arrives, at any depth, as the handle its kind revives', async () => {
+    const { REDUCE, registerHandleKind } = await import('../../src/reduction.js');
+    class FakeLock {
+      constructor(readonly id: number) {}
+      [REDUCE]() {
+        return { kind: 'test-fake-lock', state: { id: this.id } };
+      }
+    }
+    registerHandleKind('test-fake-lock', (s) => new FakeLock((s as { id: number }).id + 1000));
+    const lock = new FakeLock(7);
+    const enc = encode({ deep: [{ lock }], again: lock }, 'args');
+    assert.equal(enc.walked, true);
+    const back = (await decode(structuredClone(enc))) as { deep: [{ lock: FakeLock }]; again: FakeLock };
+    assert.ok(back.deep[0].lock instanceof FakeLock);
+    assert.equal(back.deep[0].lock.id, 1007);
+    assert.equal(back.again, back.deep[0].lock); // one handle per object, identity kept
+  });
+});
