@@ -8,6 +8,9 @@
 import { ProcessError } from './errors.js';
 import { state } from './internal/state.js';
 import { bindProcessClass, Process, type StartMethod } from './process.js';
+import { Lock, RLock, Semaphore, BoundedSemaphore, Condition, Event, Barrier } from './synchronize.js';
+import { Value, SharedArray, RawValue, RawArray } from './sharedctypes.js';
+import { SharedMemory, ShareableList } from './shared-memory.js';
 
 /** Names accepted for a start method: ours, plus `'spawn'` as a synonym of `'process'`. */
 export type StartMethodName = StartMethod | 'spawn';
@@ -20,6 +23,32 @@ export interface Context {
   readonly Process: typeof Process;
   /** The start method of this context (Python's `ctx.get_start_method()`). */
   getStartMethod(): StartMethod;
+  /** {@link Lock} (shared-memory objects work with every start method). */
+  readonly Lock: typeof Lock;
+  /** {@link RLock}. */
+  readonly RLock: typeof RLock;
+  /** {@link Semaphore}. */
+  readonly Semaphore: typeof Semaphore;
+  /** {@link BoundedSemaphore}. */
+  readonly BoundedSemaphore: typeof BoundedSemaphore;
+  /** {@link Condition}. */
+  readonly Condition: typeof Condition;
+  /** {@link Event}. */
+  readonly Event: typeof Event;
+  /** {@link Barrier}. */
+  readonly Barrier: typeof Barrier;
+  /** {@link Value}. */
+  readonly Value: typeof Value;
+  /** {@link SharedArray} (Python's `ctx.Array`). */
+  readonly Array: typeof SharedArray;
+  /** {@link RawValue}. */
+  readonly RawValue: typeof RawValue;
+  /** {@link RawArray}. */
+  readonly RawArray: typeof RawArray;
+  /** {@link SharedMemory}. */
+  readonly SharedMemory: typeof SharedMemory;
+  /** {@link ShareableList}. */
+  readonly ShareableList: typeof ShareableList;
 }
 
 const KEY = Symbol.for('multiprocessing-ts.contexts');
@@ -67,6 +96,19 @@ export function getContext(method?: StartMethodName): Context {
       startMethod: m,
       Process: P,
       getStartMethod: () => m,
+      Lock,
+      RLock,
+      Semaphore,
+      BoundedSemaphore,
+      Condition,
+      Event,
+      Barrier,
+      Value,
+      Array: SharedArray,
+      RawValue,
+      RawArray,
+      SharedMemory,
+      ShareableList,
     });
     map.set(m, ctx);
   }

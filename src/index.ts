@@ -29,6 +29,36 @@ export {
   type StartMethodName,
 } from './context.js';
 
+// Synchronisation (shared memory, any worker, both start methods)
+export {
+  Lock,
+  RLock,
+  Semaphore,
+  BoundedSemaphore,
+  Condition,
+  Event,
+  Barrier,
+  type AcquireOptions,
+  type BarrierOptions,
+} from './synchronize.js';
+
+// Shared values and arrays
+export {
+  Value,
+  SharedArray,
+  SharedArray as Array,
+  RawValue,
+  RawArray,
+  type TypeCode,
+  type BigTypeCode,
+  type ValueOf,
+  type TypedArrayOf,
+  type ArrayInit,
+} from './sharedctypes.js';
+
+// Named shared memory
+export { SharedMemory, ShareableList, type SharedMemoryOptions, type ShareableItem } from './shared-memory.js';
+
 // Passing functions and data
 export { fnRef, type FunctionReference, type ModuleReference } from './fnref.js';
 export { registerClass } from './reduction.js';

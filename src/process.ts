@@ -5,9 +5,12 @@
  */
 import { availableParallelism, constants as osConstants } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
+import { readFileSync } from 'node:fs';
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
 import { ProcessError } from './errors.js';
 import { state } from './internal/state.js';
-import { encode, walk } from './reduction.js';
+import { encode, encodingFor } from './reduction.js';
 import { lookupFunction } from './fnref.js';
 import { acquireWorker, returnWorker } from './internal/spawner.js';
 import { getLogger } from './logging.js';
@@ -129,6 +132,8 @@ export class Process<A extends unknown[] = unknown[]> {
   #stopRequested: 'SIGTERM' | 'SIGKILL' | null = null;
   #joinWaiters = 0;
   #exited: Promise<void> | null = null;
+  /** Threads: [ended, exit code] written by the child at exit (joinSync). */
+  #exitFlag: Int32Array | null = null;
   #role: Role | null = null;
 
   /**
@@ -262,9 +267,9 @@ export class Process<A extends unknown[] = unknown[]> {
     let fields: Encoded | null = null;
     if (isSubclass) {
       cls = lookupFunction(this.constructor);
-      fields = encode(this.#ownFields(), 'fields');
+      fields = encodingFor(method, () => encode(this.#ownFields(), 'fields'));
     }
-    let args = encode(this.#args, 'args');
+    let args = encodingFor(method, () => encode(this.#args, 'args'));
     const targetRef = isSubclass ? null : this.#targetRef;
     for (const ref of [cls, targetRef]) if (ref) st.targetModules.add(`${ref.kind} ${ref.url}`);
 
@@ -279,6 +284,10 @@ export class Process<A extends unknown[] = unknown[]> {
       fields,
       logLevel: getLogger().isEnabledFor(getLogger().level) ? getLogger().level : null,
     };
+    if (method === 'thread') {
+      this.#exitFlag = new Int32Array(new SharedArrayBuffer(8));
+      spec.exitFlag = this.#exitFlag.buffer as SharedArrayBuffer;
+    }
     const { handle, warm } = acquireWorker(method, this.#options);
     try {
       try {
@@ -287,9 +296,9 @@ export class Process<A extends unknown[] = unknown[]> {
         if ((err as Error)?.name !== 'DataCloneError') throw err;
         // The fast path let something through that structured clone refuses: walk
         // the values, which either converts it or names the offending part.
-        args = encode(this.#args, 'args', true);
+        args = encodingFor(method, () => encode(this.#args, 'args', true));
         spec.args = args;
-        if (isSubclass) spec.fields = { data: walk(this.#ownFields(), 'fields'), walked: true };
+        if (isSubclass) spec.fields = encodingFor(method, () => encode(this.#ownFields(), 'fields', true));
         handle.sendControl({ t: 'run', spec });
       }
     } catch (err) {
@@ -374,6 +383,57 @@ export class Process<A extends unknown[] = unknown[]> {
     }
   }
 
+  /**
+   * Blocks this thread until the child has ended or `ms` passed (Python's
+   * blocking `join`), without the event loop: the child's end is read from
+   * shared memory (threads) or from the kernel (processes). `exitCode` is set
+   * when it returns after the child ended.
+   * @throws ProcessError before start, after close, or on the current process (it could never end).
+   */
+  joinSync(ms?: number): void {
+    this.#assertNotClosed();
+    if (this.#role) {
+      throw new ProcessError(`joinSync() on ${this.#name} could never return: it is ${this.#role.kind === 'parent' ? 'the parent' : 'the current process'}`);
+    }
+    if (!this.#started) throw new ProcessError(`can only join a started process: call start() on ${this.#name} first`);
+    const t = validateTimeout(ms, 'ms');
+    const deadline = t === undefined ? Infinity : performance.now() + Math.max(0, t);
+    for (;;) {
+      if (this.#exitCode !== null) return;
+      const code = this.#endedCode();
+      if (code !== null) {
+        this.#exitCode = code;
+        return;
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) return;
+      const slice = Math.min(left, this.#exitFlag ? 100 : 5);
+      if (this.#exitFlag) Atomics.wait(this.#exitFlag, 0, 0, slice);
+      else Atomics.wait(sleeper, 0, 0, slice);
+    }
+  }
+
+  /** Exit code of an ended child, read without the event loop; null while it runs. */
+  #endedCode(): number | null {
+    const flag = this.#exitFlag;
+    if (flag) return Atomics.load(flag, 0) === 0 ? null : Atomics.load(flag, 1);
+    const pid = this.#handle?.pid;
+    if (!pid || pid < 0) return null;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      // Reaped already: the exit event carries the code; report the end.
+      return this.#handle?.hasExited ? this.#exitCode : -1;
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] !== 'Z') return null;
+    // Field 52 of /proc/<pid>/stat: the status as waitpid() reports it.
+    const status = Number(fields[49]);
+    const sig = status & 0x7f;
+    return sig !== 0 ? -sig : (status >> 8) & 0xff;
+  }
+
   async #joinParent(ms: number | undefined, options: WaitOptions | undefined): Promise<void> {
     const timeout = validateTimeout(ms, 'ms');
     const signal = validateSignal(options);
@@ -425,6 +485,13 @@ export class Process<A extends unknown[] = unknown[]> {
     this.#stopRequested ??= sig;
     if (sig === 'SIGTERM') h.terminate();
     else h.kill();
+    // A terminated thread runs no more JavaScript: record its end for joinSync() here.
+    const flag = this.#exitFlag;
+    if (flag && Atomics.load(flag, 0) === 0) {
+      Atomics.store(flag, 1, sig === 'SIGTERM' ? -15 : -9);
+      Atomics.store(flag, 0, 2);
+      Atomics.notify(flag, 0);
+    }
   }
 
   /** @internal forwards a signal the parent received (Ctrl-C, SIGTERM). */

@@ -21,6 +21,24 @@ import type { Encoded, FnRefData } from './protocol/messages.js';
 /** Method by which library objects describe themselves for transfer. @internal */
 export const REDUCE = Symbol.for('multiprocessing-ts.reduce');
 
+let transport: 'thread' | 'process' = 'thread';
+
+/** Where the value being encoded is going (library objects pick what to send by it). @internal */
+export function currentTransport(): 'thread' | 'process' {
+  return transport;
+}
+
+/** Runs `fn` (which encodes values) for a worker reached through `to`. @internal */
+export function encodingFor<T>(to: 'thread' | 'process', fn: () => T): T {
+  const prev = transport;
+  transport = to;
+  try {
+    return fn();
+  } finally {
+    transport = prev;
+  }
+}
+
 /** What a library object returns from its {@link REDUCE} method. @internal */
 export interface Reduced {
   kind: string;
@@ -142,8 +160,11 @@ export function walk(value: unknown, path: string, seen: Map<object, unknown> = 
   const reducer = (obj as { [REDUCE]?: () => Reduced })[REDUCE];
   if (typeof reducer === 'function') {
     const r = reducer.call(obj);
-    const m: Marker = { [MARK]: 'handle', kind: r.kind, state: r.state };
+    const m: Marker = { [MARK]: 'handle', kind: r.kind, state: undefined };
     seen.set(obj, m);
+    // A handle's state may hold other library objects or functions (a Condition's lock,
+    // a Barrier's action): walk it too.
+    m.state = walk(r.state, `${path}<${r.kind}>`, seen);
     return m;
   }
   if (obj instanceof Error) return encodeError(obj, path, seen);
@@ -338,7 +359,7 @@ function revive(v: unknown, seen: Map<object, unknown>, fns: Map<string, unknown
       case 'handle': {
         const reviver = state().handleRevivers.get(v.kind);
         if (!reviver) throw new TypeError(`no reviver for library object of kind '${v.kind}' in this worker`);
-        const h = reviver(v.state);
+        const h = reviver(revive(v.state, seen, fns));
         seen.set(v, h);
         return h;
       }

@@ -8,6 +8,7 @@ import { ProcessError } from '../errors.js';
 import type { Backend, RawExit, SpawnOptions, WorkerHandle } from './backend.js';
 import type { ChildMessage, ParentMessage } from '../protocol/messages.js';
 import { entryUrl } from './entry-url.js';
+import { markThreadDead } from '../internal/liveness.js';
 
 class ThreadHandle implements WorkerHandle {
   readonly method = 'thread' as const;
@@ -37,6 +38,7 @@ class ThreadHandle implements WorkerHandle {
     this.exited = new Promise((resolve) => {
       this.#worker.once('exit', (code) => {
         this.hasExited = true;
+        markThreadDead(this.ident);
         port1.close();
         resolve({ code, signal: null });
       });

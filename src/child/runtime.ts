@@ -10,6 +10,7 @@ import { state } from '../internal/state.js';
 import { decode } from '../reduction.js';
 import { loadReference } from '../fnref.js';
 import { getLogger, logToStderr } from '../logging.js';
+import { setLiveTable } from '../internal/liveness.js';
 import { reviveProcess, setCurrentProcess, type Process } from '../process.js';
 import { assertNever, type BootData, type ChildMessage, type LoaderSpec, type ParentMessage, type RunSpec } from '../protocol/messages.js';
 
@@ -136,6 +137,7 @@ export async function childMain(chan: ChildChannel, boot: BootData): Promise<voi
     startMethod: boot.startMethod,
   };
   if (boot.logLevel !== null) logToStderr(boot.logLevel);
+  if (boot.liveThreads) setLiveTable(boot.liveThreads);
   if (boot.startMethod === 'thread') redirectThreadOutput();
   process.on('uncaughtException', failAndExit);
   process.on('unhandledRejection', failAndExit);
@@ -188,6 +190,14 @@ async function run(chan: ChildChannel, spec: RunSpec): Promise<void> {
   };
   st.parent = spec.parent;
   st.childCounter = 0;
+  if (spec.exitFlag) {
+    const flag = new Int32Array(spec.exitFlag);
+    process.once('exit', (code) => {
+      Atomics.store(flag, 1, typeof code === 'number' ? code : 0);
+      Atomics.store(flag, 0, 1);
+      Atomics.notify(flag, 0);
+    });
+  }
   if (spec.logLevel !== null) logToStderr(spec.logLevel);
   let self: Process;
   let call: () => unknown;

@@ -14,6 +14,7 @@
 import { backends, type SpawnOptions, type WorkerHandle } from '../backends/index.js';
 import type { BootData } from '../protocol/messages.js';
 import { loaderSpec } from './loaders.js';
+import { liveTable } from './liveness.js';
 import { state } from './state.js';
 import { getLogger } from '../logging.js';
 
@@ -63,7 +64,9 @@ function envKey(env: NodeJS.ProcessEnv): string {
 /** Boot data for a new worker of `method`. */
 export function bootData(method: Method): BootData {
   const logger = getLogger();
+  const live = method === 'thread' ? liveTable() : null;
   return {
+    ...(live ? { liveThreads: live.buffer as SharedArrayBuffer } : {}),
     v: 1,
     startMethod: method,
     loaders: loaderSpec(),

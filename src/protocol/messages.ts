@@ -48,6 +48,8 @@ export interface BootData {
   /** Absolute-time origin of the parent, for start-up measurements. */
   parentPid: number;
   logLevel: number | null;
+  /** Worker threads only: the process-wide table of ended threads (see internal/liveness). */
+  liveThreads?: SharedArrayBuffer;
 }
 
 /** Everything a worker needs to become a given `Process` and run it. */
@@ -63,6 +65,8 @@ export interface RunSpec {
   cls: FnRefData | null;
   fields: Encoded | null;
   logLevel: number | null;
+  /** Threads: [ended flag, exit code], written by the child as it exits (for joinSync). */
+  exitFlag?: SharedArrayBuffer;
 }
 
 /** Parent → child. */

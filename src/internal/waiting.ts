@@ -1,0 +1,126 @@
+/**
+ * One wait/wake protocol for every shared-memory object of the library.
+ *
+ * - With the native part (shared memory across processes): every waiter, in
+ *   any thread of any process, waits with the Linux futex on the shared
+ *   address; async waits go to the addon's waiter thread (never to libuv's
+ *   pool). `Atomics.notify` would not wake a futex waiter, so nothing mixes.
+ * - Without it (threads only): `Atomics.wait` / `Atomics.waitAsync` / `Atomics.notify`.
+ *
+ * Sync waits are cut into slices so that a worker thread blocked here still
+ * stops on `terminate()`, and so that callers can check for a dead owner.
+ * Pending async waits keep the event loop alive (a program awaiting a lock
+ * must not end with Node's exit code 13).
+ * @internal
+ */
+import { native } from './native.js';
+
+/** Result of one wait. */
+export type WaitResult = 'ok' | 'not-equal' | 'timed-out';
+
+const RESULTS: readonly WaitResult[] = ['ok', 'not-equal', 'timed-out', 'ok'];
+
+/** The longest a single blocking wait lasts before the caller regains control. */
+export const SLICE_MS = 100;
+
+/** True when waits use the futex (memory may be shared with other processes). */
+export function usesFutex(): boolean {
+  return native !== null;
+}
+
+/** Blocks the calling thread until woken, the value differs, or `timeoutMs` passes. */
+export function waitSync(i32: Int32Array, index: number, expected: number, timeoutMs: number): WaitResult {
+  const t = timeoutMs === Infinity ? SLICE_MS : Math.min(timeoutMs, SLICE_MS);
+  if (native) {
+    const r = native.futexWait(i32.buffer as SharedArrayBuffer, i32.byteOffset + index * 4, expected, t);
+    if (r === 2 && t < timeoutMs) return 'ok'; // a slice ended: report a (spurious) wake-up
+    return RESULTS[r] ?? 'ok';
+  }
+  const r = Atomics.wait(i32, index, expected, t);
+  if (r === 'timed-out' && t < timeoutMs) return 'ok';
+  return r;
+}
+
+let pendingAsync = 0;
+let keepAlive: NodeJS.Timeout | null = null;
+
+function hold(): void {
+  if (pendingAsync++ === 0) keepAlive = setInterval(() => {}, 1 << 30);
+}
+
+function unhold(): void {
+  if (--pendingAsync === 0 && keepAlive) {
+    clearInterval(keepAlive);
+    keepAlive = null;
+  }
+}
+
+/**
+ * Waits without blocking the event loop. The wait may end early (slices, or a
+ * spurious wake-up): callers re-check their condition in a loop.
+ */
+export function waitAsync(
+  i32: Int32Array,
+  index: number,
+  expected: number,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<WaitResult> {
+  if (Atomics.load(i32, index) !== expected) return Promise.resolve('not-equal');
+  // Slices here too: a wait whose abort could not be cancelled (Atomics.waitAsync) lives one
+  // slice at most, and a wake-up it swallowed costs a real waiter one slice, never a hang.
+  const slice = timeoutMs === Infinity ? SLICE_MS : Math.min(timeoutMs, SLICE_MS);
+  const map = (r: WaitResult): WaitResult => (r === 'timed-out' && slice < timeoutMs ? 'ok' : r);
+  hold();
+  if (native) {
+    const n = native;
+    return new Promise<WaitResult>((resolve, reject) => {
+      let settled = false;
+      const onAbort = () => {
+        if (settled) return;
+        settled = true;
+        n.cancelWait(id);
+        unhold();
+        reject(signal!.reason);
+      };
+      const id = n.waitAsync(i32.buffer as SharedArrayBuffer, i32.byteOffset + index * 4, expected, slice, (r: number) => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        unhold();
+        resolve(map(RESULTS[r] ?? 'ok'));
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+  const res = Atomics.waitAsync(i32, index, expected, slice);
+  if (!res.async) {
+    unhold();
+    return Promise.resolve(map(res.value));
+  }
+  if (!signal) return res.value.then(map).finally(unhold);
+  return new Promise<WaitResult>((resolve, reject) => {
+    let settled = false;
+    const onAbort = () => {
+      if (settled) return;
+      settled = true;
+      unhold();
+      // Atomics.waitAsync cannot be cancelled: the orphaned wait ends within one slice.
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    void res.value.then((r) => {
+      signal.removeEventListener('abort', onAbort);
+      if (settled) return;
+      settled = true;
+      unhold();
+      resolve(map(r));
+    });
+  });
+}
+
+/** Wakes up to `count` waiters of the word (Infinity: all). Returns how many were woken. */
+export function notify(i32: Int32Array, index: number, count: number): number {
+  if (native) return native.futexWake(i32.buffer as SharedArrayBuffer, i32.byteOffset + index * 4, count);
+  return Atomics.notify(i32, index, count === Infinity ? undefined : count);
+}

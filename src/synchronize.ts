@@ -1,0 +1,1179 @@
+/**
+ * Synchronisation primitives over shared memory (Python's
+ * `multiprocessing.synchronize`): Lock, RLock, Semaphore, BoundedSemaphore,
+ * Condition, Event, Barrier.
+ *
+ * Every object lives in a shared-memory segment and is driven with atomics and
+ * one wait/wake protocol (futex across processes with the native part,
+ * `Atomics.wait` between threads without it). No message goes through a
+ * broker. Blocking calls are async (the event loop keeps running) and have
+ * `Sync` twins that block the calling thread. Any of these objects can be
+ * passed to a child (in `args`, a subclass's fields, at any depth) and arrives
+ * there as a handle to the same object.
+ * @module
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { ProcessError, BrokenBarrierError } from './errors.js';
+import { allocate, attach, segmentRef, type Segment, type SegmentRef } from './internal/segments.js';
+import { waitSync, waitAsync, notify, SLICE_MS } from './internal/waiting.js';
+import { REDUCE, registerHandleKind, currentTransport, type Reduced } from './reduction.js';
+import { lookupFunction } from './fnref.js';
+import { getLogger } from './logging.js';
+import { selfKey, describeKey, ownerAlive } from './internal/liveness.js';
+import { validateSignal, validateTimeout, type WaitOptions } from './internal/validators.js';
+
+/** Options of `acquire` (Python's `block=` and `timeout=`), plus an AbortSignal. */
+export interface AcquireOptions extends WaitOptions {
+  /** Wait for the lock if it is held. @default true */
+  block?: boolean;
+  /** Longest wait in milliseconds; `undefined` waits forever. */
+  timeout?: number;
+}
+
+const ctxStore = new AsyncLocalStorage<number>();
+let ctxSeq = 0;
+
+/**
+ * Id of the current async context (RLock/Condition ownership is per async
+ * context). `with()` runs its function in a context of its own (or the
+ * enclosing one, so nesting re-enters); a bare `acquire()` outside any gives
+ * the caller's context an id from then on.
+ */
+function contextId(): number {
+  let id = ctxStore.getStore();
+  if (id === undefined) {
+    id = ++ctxSeq;
+    ctxStore.enterWith(id);
+  }
+  return id;
+}
+
+/** Runs `fn` in the current async context if it has an id, else in a new one. */
+function inContext<T>(fn: () => Promise<T>): Promise<T> {
+  return ctxStore.getStore() === undefined ? ctxStore.run(++ctxSeq, fn) : fn();
+}
+
+// ---------------------------------------------------------------------------
+// Shared plumbing
+
+function now(): number {
+  return performance.now();
+}
+
+function parseAcquire(options: AcquireOptions | undefined, name: string): { block: boolean; timeout: number; signal?: AbortSignal } {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    throw new TypeError(`${name} options must be an object like { block, timeout, signal }; received ${options === null ? 'null' : typeof options}`);
+  }
+  const block = options?.block ?? true;
+  if (typeof block !== 'boolean') throw new TypeError(`options.block must be a boolean; received ${typeof block}`);
+  const t = validateTimeout(options?.timeout, 'options.timeout');
+  const signal = validateSignal(options);
+  if (!block && t !== undefined) {
+    throw new TypeError("can't specify a timeout for a non-blocking call (block: false)");
+  }
+  return { block, timeout: t === undefined ? Infinity : Math.max(0, t), signal };
+}
+
+function msTimeout(ms: unknown, name: string): number {
+  const t = validateTimeout(ms, name);
+  return t === undefined ? Infinity : Math.max(0, t);
+}
+
+/** Base of every shared object: a segment, an Int32 view and a BigInt64 view over it. */
+abstract class Shared {
+  /** @internal */
+  protected readonly seg: Segment;
+  /** @internal */
+  protected readonly i32: Int32Array;
+  /** @internal */
+  protected readonly i64: BigInt64Array;
+
+  /** @internal */
+  protected constructor(seg: Segment, bytes: number) {
+    this.seg = seg;
+    this.i32 = new Int32Array(seg.sab, seg.base, bytes / 4);
+    this.i64 = new BigInt64Array(seg.sab, seg.base, bytes / 8);
+  }
+
+  /** @internal */
+  protected static segmentFor(bytes: number, from?: SegmentRef): Segment {
+    return from ? attach(from) : allocate(bytes);
+  }
+
+  /** @internal */
+  protected ref(bytes: number): SegmentRef {
+    return segmentRef(this.seg, currentTransport(), bytes);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Lock and RLock: a futex mutex with owner tracking
+//
+// i32[0] state: 0 free, 1 held, 2 held and maybe waited for
+// i32[1] recursion count (RLock)
+// i64[1] owner key (bytes 8-15)
+// i32[4] owner's async context id (RLock)
+
+const LOCK_BYTES = 32;
+const S = 0;
+const COUNT = 1;
+const OWNER = 1; // in i64 units
+const CTX = 4;
+
+const kInit = Symbol('init');
+
+/** Shared by Lock and RLock. */
+abstract class MutexBase extends Shared {
+  /** @internal */
+  protected abstract readonly kindName: string;
+
+  /** @internal */
+  protected constructor(from?: SegmentRef) {
+    super(Shared.segmentFor(LOCK_BYTES, from), LOCK_BYTES);
+  }
+
+  /** @internal one attempt to take the mutex. */
+  protected tryTake(): boolean {
+    if (Atomics.compareExchange(this.i32, S, 0, 1) === 0) {
+      Atomics.store(this.i64, OWNER, selfKey());
+      return true;
+    }
+    return false;
+  }
+
+  /** @internal the holder died: take the mutex over (once, among all waiters). */
+  protected takeOverIfDead(): boolean {
+    const owner = Atomics.load(this.i64, OWNER);
+    if (owner === 0n || ownerAlive(owner)) return false;
+    if (Atomics.compareExchange(this.i64, OWNER, owner, selfKey()) !== owner) return false;
+    Atomics.store(this.i32, S, 2);
+    Atomics.store(this.i32, COUNT, 0);
+    getLogger().warn(
+      `${this.kindName} was held by ${describeKey(owner)}, which ended without releasing it; ${describeKey(selfKey())} took it over`,
+    );
+    return true;
+  }
+
+  /** @internal contended path, blocking. */
+  protected lockSync(timeout: number): boolean {
+    const deadline = now() + timeout;
+    let c = Atomics.exchange(this.i32, S, 2);
+    while (c !== 0) {
+      const left = deadline - now();
+      if (left <= 0) return false;
+      if (waitSync(this.i32, S, 2, left) !== 'not-equal' && this.takeOverIfDead()) return true;
+      c = Atomics.exchange(this.i32, S, 2);
+    }
+    Atomics.store(this.i64, OWNER, selfKey());
+    return true;
+  }
+
+  /** @internal contended path, async. */
+  protected async lockAsync(timeout: number, signal?: AbortSignal): Promise<boolean> {
+    const deadline = now() + timeout;
+    let c = Atomics.exchange(this.i32, S, 2);
+    while (c !== 0) {
+      const left = deadline - now();
+      if (left <= 0) return false;
+      // An abort rejects here; having marked the lock contended only costs the holder one
+      // wake-up call at release.
+      if ((await waitAsync(this.i32, S, 2, left, signal)) !== 'not-equal' && this.takeOverIfDead()) return true;
+      c = Atomics.exchange(this.i32, S, 2);
+    }
+    Atomics.store(this.i64, OWNER, selfKey());
+    return true;
+  }
+
+  /** @internal */
+  protected unlock(): void {
+    Atomics.store(this.i64, OWNER, 0n);
+    if (Atomics.exchange(this.i32, S, 0) === 2) notify(this.i32, S, 1);
+  }
+
+  /** @internal true when the running thread holds it. */
+  protected heldBySelf(): boolean {
+    return Atomics.load(this.i32, S) !== 0 && Atomics.load(this.i64, OWNER) === selfKey();
+  }
+
+  /** Acquires, runs `fn`, and releases even when `fn` throws (Python's `with lock:`). */
+  async with<T>(fn: () => T | Promise<T>): Promise<T> {
+    await (this as unknown as Lock).acquire();
+    try {
+      return await fn();
+    } finally {
+      (this as unknown as Lock).release();
+    }
+  }
+}
+
+/**
+ * A non-recursive lock (Python's `multiprocessing.Lock`). Any worker may
+ * release it, as in Python. If its holder dies (a terminated worker, a killed
+ * process), the next acquirer takes it over with a logged warning naming the
+ * dead worker.
+ * @example
+ * ```ts
+ * const lock = new Lock();
+ * await lock.with(() => console.log('one at a time'));
+ * if (await lock.acquire({ timeout: 100 })) try { ... } finally { lock.release(); }
+ * ```
+ */
+export class Lock extends MutexBase {
+  /** @internal */
+  protected readonly kindName: string = 'a Lock';
+
+  /** Creates an unlocked lock. */
+  constructor(init?: { [kInit]: SegmentRef }) {
+    super(init?.[kInit]);
+  }
+
+  /**
+   * Acquires the lock, waiting without blocking the event loop. Resolves to
+   * true when acquired, false when `block: false` found it held or the
+   * timeout passed.
+   */
+  acquire(options?: AcquireOptions): Promise<boolean> {
+    if (this.tryTake()) return Promise.resolve(true);
+    let o: ReturnType<typeof parseAcquire>;
+    try {
+      o = parseAcquire(options, 'acquire');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (o.signal?.aborted) return Promise.reject(o.signal.reason);
+    if (!o.block) return Promise.resolve(false);
+    return this.lockAsync(o.timeout, o.signal);
+  }
+
+  /** Acquires the lock, blocking this thread (Python's `acquire()`). */
+  acquireSync(options?: Omit<AcquireOptions, 'signal'>): boolean {
+    if (this.tryTake()) return true;
+    const o = parseAcquire(options, 'acquireSync');
+    if (!o.block) return false;
+    return this.lockSync(o.timeout);
+  }
+
+  /** Releases the lock. @throws ProcessError when it is not held. */
+  release(): void {
+    if (Atomics.load(this.i32, S) === 0) {
+      throw new ProcessError('semaphore or lock released too many times: release() on a Lock that is not held');
+    }
+    this.unlock();
+  }
+
+  /** @internal used by Condition: true when this thread holds it. */
+  _isMine(): boolean {
+    return this.heldBySelf();
+  }
+
+  /** @internal Condition support: release completely, return what restores it. */
+  _releaseSave(): number {
+    this.unlock();
+    return 1;
+  }
+
+  /** @internal */
+  _acquireRestoreSync(_saved: number): void {
+    if (!this.tryTake()) this.lockSync(Infinity);
+  }
+
+  /** @internal */
+  async _acquireRestore(_saved: number): Promise<void> {
+    if (!this.tryTake()) await this.lockAsync(Infinity);
+  }
+
+  /** @internal */
+  [REDUCE](): Reduced {
+    return { kind: 'Lock', state: this.ref(LOCK_BYTES) };
+  }
+
+  /** Python-style description. */
+  override toString(): string {
+    const owner = Atomics.load(this.i64, OWNER);
+    return `<Lock(owner=${Atomics.load(this.i32, S) === 0 ? 'None' : owner === selfKey() ? 'self' : describeKey(owner)})>`;
+  }
+}
+
+/**
+ * A reentrant lock (Python's `multiprocessing.RLock`): the holder may acquire
+ * it again, and must release it as many times. Ownership is per thread and,
+ * within a thread, per async context (two concurrent async tasks of one
+ * thread do not share it).
+ */
+export class RLock extends MutexBase {
+  /** @internal */
+  protected readonly kindName: string = 'an RLock';
+
+  /** Creates an unlocked reentrant lock. */
+  constructor(init?: { [kInit]: SegmentRef }) {
+    super(init?.[kInit]);
+  }
+
+  #mine(ctx: number): boolean {
+    return this.heldBySelf() && Atomics.load(this.i32, CTX) === ctx;
+  }
+
+  #take(ctx: number): boolean {
+    if (!this.tryTake()) return false;
+    Atomics.store(this.i32, CTX, ctx);
+    Atomics.store(this.i32, COUNT, 1);
+    return true;
+  }
+
+  /** Acquires (or re-enters) without blocking the event loop; resolves to true when acquired. */
+  async acquire(options?: AcquireOptions): Promise<boolean> {
+    const ctx = contextId();
+    if (this.#mine(ctx)) {
+      Atomics.add(this.i32, COUNT, 1);
+      return true;
+    }
+    if (this.#take(ctx)) return true;
+    const o = parseAcquire(options, 'acquire');
+    o.signal?.throwIfAborted();
+    if (!o.block) return false;
+    if (!(await this.lockAsync(o.timeout, o.signal))) return false;
+    Atomics.store(this.i32, CTX, ctx);
+    Atomics.store(this.i32, COUNT, 1);
+    return true;
+  }
+
+  /**
+   * Acquires (or re-enters), blocking this thread.
+   * @throws ProcessError when another async task of this same thread holds it and no
+   *   timeout is given: blocking the thread would stop that task from ever releasing it.
+   */
+  acquireSync(options?: Omit<AcquireOptions, 'signal'>): boolean {
+    const ctx = contextId();
+    if (this.#mine(ctx)) {
+      Atomics.add(this.i32, COUNT, 1);
+      return true;
+    }
+    if (this.#take(ctx)) return true;
+    const o = parseAcquire(options, 'acquireSync');
+    if (!o.block) return false;
+    if (o.timeout === Infinity && this.heldBySelf()) {
+      throw new ProcessError(
+        'acquireSync() would wait forever: this RLock is held by another async task of this same thread, which cannot run while the thread is blocked. Use await acquire(), or pass a timeout.',
+      );
+    }
+    if (!this.lockSync(o.timeout)) return false;
+    Atomics.store(this.i32, CTX, ctx);
+    Atomics.store(this.i32, COUNT, 1);
+    return true;
+  }
+
+  /**
+   * Acquires, runs `fn`, and releases even when `fn` throws (Python's `with rlock:`).
+   * `fn` runs as an async task of its own: concurrent `with()` calls of one thread exclude
+   * each other, nested ones re-enter.
+   */
+  override with<T>(fn: () => T | Promise<T>): Promise<T> {
+    return inContext(async () => {
+      await this.acquire();
+      try {
+        return await fn();
+      } finally {
+        this.release();
+      }
+    });
+  }
+
+  /** Releases one level. @throws ProcessError when the caller does not hold it. */
+  release(): void {
+    if (!this.#mine(contextId())) {
+      throw new ProcessError('cannot release un-acquired lock: this RLock is not held by the caller (thread and async task)');
+    }
+    if (Atomics.sub(this.i32, COUNT, 1) === 1) this.unlock();
+  }
+
+  /** @internal */
+  _isMine(): boolean {
+    return this.#mine(contextId());
+  }
+
+  /** @internal */
+  _releaseSave(): number {
+    const count = Atomics.load(this.i32, COUNT);
+    Atomics.store(this.i32, COUNT, 0);
+    this.unlock();
+    return count;
+  }
+
+  /** @internal */
+  _acquireRestoreSync(saved: number): void {
+    const ctx = contextId();
+    if (!this.tryTake()) this.lockSync(Infinity);
+    Atomics.store(this.i32, CTX, ctx);
+    Atomics.store(this.i32, COUNT, saved);
+  }
+
+  /** @internal */
+  async _acquireRestore(saved: number): Promise<void> {
+    const ctx = contextId();
+    if (!this.tryTake()) await this.lockAsync(Infinity);
+    Atomics.store(this.i32, CTX, ctx);
+    Atomics.store(this.i32, COUNT, saved);
+  }
+
+  /** @internal */
+  [REDUCE](): Reduced {
+    return { kind: 'RLock', state: this.ref(LOCK_BYTES) };
+  }
+
+  /** Python-style description. */
+  override toString(): string {
+    const held = Atomics.load(this.i32, S) !== 0;
+    const owner = Atomics.load(this.i64, OWNER);
+    return `<RLock(${held ? (owner === selfKey() ? 'self' : describeKey(owner)) : 'None'}, ${held ? Atomics.load(this.i32, COUNT) : 0})>`;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Semaphore and BoundedSemaphore
+//
+// i32[0] value, i32[1] waiters, i32[2] bound (-1: unbounded)
+
+const SEM_BYTES = 16;
+
+/**
+ * A counter of permits (Python's `multiprocessing.Semaphore`): `acquire`
+ * takes one (waiting while none is left), `release` gives one back. Permits
+ * held by a worker that dies are not given back (nothing records who holds a
+ * permit).
+ */
+export class Semaphore extends Shared {
+  /**
+   * @param value - initial number of permits. @default 1
+   * @throws RangeError for a negative or non-integer value.
+   */
+  constructor(value: number = 1, init?: { [kInit]: SegmentRef }) {
+    super(Shared.segmentFor(SEM_BYTES, init?.[kInit]), SEM_BYTES);
+    if (init) return;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
+      throw new RangeError(`semaphore initial value must be an integer >= 0; received ${String(value)}`);
+    }
+    this.i32[0] = value;
+    this.i32[2] = -1;
+  }
+
+  #tryTake(): boolean {
+    for (;;) {
+      const v = Atomics.load(this.i32, 0);
+      if (v <= 0) return false;
+      if (Atomics.compareExchange(this.i32, 0, v, v - 1) === v) return true;
+    }
+  }
+
+  /** Takes a permit without blocking the event loop; resolves to false on timeout or `block: false`. */
+  async acquire(options?: AcquireOptions): Promise<boolean> {
+    if (this.#tryTake()) return true;
+    const o = parseAcquire(options, 'acquire');
+    o.signal?.throwIfAborted();
+    if (!o.block) return false;
+    const deadline = now() + o.timeout;
+    Atomics.add(this.i32, 1, 1);
+    try {
+      for (;;) {
+        if (this.#tryTake()) return true;
+        const left = deadline - now();
+        if (left <= 0) return false;
+        await waitAsync(this.i32, 0, 0, left, o.signal);
+      }
+    } finally {
+      Atomics.sub(this.i32, 1, 1);
+    }
+  }
+
+  /** Takes a permit, blocking this thread. */
+  acquireSync(options?: Omit<AcquireOptions, 'signal'>): boolean {
+    if (this.#tryTake()) return true;
+    const o = parseAcquire(options, 'acquireSync');
+    if (!o.block) return false;
+    const deadline = now() + o.timeout;
+    Atomics.add(this.i32, 1, 1);
+    try {
+      for (;;) {
+        if (this.#tryTake()) return true;
+        const left = deadline - now();
+        if (left <= 0) return false;
+        waitSync(this.i32, 0, 0, left);
+      }
+    } finally {
+      Atomics.sub(this.i32, 1, 1);
+    }
+  }
+
+  /** Gives a permit back. @throws ProcessError on a BoundedSemaphore released above its initial value. */
+  release(): void {
+    const bound = Atomics.load(this.i32, 2);
+    for (;;) {
+      const v = Atomics.load(this.i32, 0);
+      if (bound >= 0 && v >= bound) {
+        throw new ProcessError('semaphore or lock released too many times: a BoundedSemaphore cannot go above its initial value');
+      }
+      if (Atomics.compareExchange(this.i32, 0, v, v + 1) === v) break;
+    }
+    if (Atomics.load(this.i32, 1) > 0) notify(this.i32, 0, 1);
+  }
+
+  /** Current number of permits (Python's `get_value()`). */
+  getValue(): number {
+    return Atomics.load(this.i32, 0);
+  }
+
+  /** Acquires, runs `fn`, and releases even when `fn` throws. */
+  async with<T>(fn: () => T | Promise<T>): Promise<T> {
+    await this.acquire();
+    try {
+      return await fn();
+    } finally {
+      this.release();
+    }
+  }
+
+  /** @internal */
+  _isMine(): boolean {
+    return false;
+  }
+
+  /** @internal */
+  [REDUCE](): Reduced {
+    return { kind: 'Semaphore', state: this.ref(SEM_BYTES) };
+  }
+
+  /** Python-style description. */
+  override toString(): string {
+    return `<${this.constructor.name}(value=${this.getValue()})>`;
+  }
+}
+
+/** A Semaphore that refuses to be released above its initial value (Python's `BoundedSemaphore`). */
+export class BoundedSemaphore extends Semaphore {
+  /** @param value - initial (and maximum) number of permits. @default 1 */
+  constructor(value: number = 1, init?: { [kInit]: SegmentRef }) {
+    super(value, init);
+    if (!init) this.i32[2] = value;
+  }
+
+  /** @internal */
+  override [REDUCE](): Reduced {
+    return { kind: 'BoundedSemaphore', state: this.ref(SEM_BYTES) };
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Condition
+//
+// i32[0] sequence (futex word), i32[1] waiting, i32[2] wake credits
+
+const COND_BYTES = 16;
+
+type LockLike = Lock | RLock;
+
+/**
+ * A condition variable (Python's `multiprocessing.Condition`) over a Lock or
+ * RLock (a new RLock by default). `wait` releases the lock, waits for a
+ * `notify`, and takes the lock back. Use it with a predicate loop
+ * (`waitFor`): a waiter may wake up without a notify.
+ */
+export class Condition extends Shared {
+  readonly #lock: LockLike;
+
+  /**
+   * @param lock - the lock to use. @default a new RLock
+   * @throws TypeError when `lock` is not a Lock or RLock of this library.
+   */
+  constructor(lock?: LockLike, init?: { [kInit]: SegmentRef }) {
+    super(Shared.segmentFor(COND_BYTES, init?.[kInit]), COND_BYTES);
+    if (lock !== undefined && !(lock instanceof Lock) && !(lock instanceof RLock)) {
+      throw new TypeError('Condition lock must be a Lock or RLock of multiprocessing-ts');
+    }
+    this.#lock = lock ?? new RLock();
+  }
+
+  /** Acquires the underlying lock. */
+  acquire(options?: AcquireOptions): Promise<boolean> {
+    return this.#lock.acquire(options);
+  }
+
+  /** Acquires the underlying lock, blocking this thread. */
+  acquireSync(options?: Omit<AcquireOptions, 'signal'>): boolean {
+    return this.#lock.acquireSync(options);
+  }
+
+  /** Releases the underlying lock. */
+  release(): void {
+    this.#lock.release();
+  }
+
+  /** Acquires the lock, runs `fn`, releases it even when `fn` throws. */
+  with<T>(fn: () => T | Promise<T>): Promise<T> {
+    return inContext(() => this.#lock.with(fn));
+  }
+
+  #assertOwned(what: string): void {
+    if (!this.#lock._isMine()) throw new ProcessError(`must acquire() condition before using ${what}()`);
+  }
+
+  #consumeCredit(): boolean {
+    for (;;) {
+      const c = Atomics.load(this.i32, 2);
+      if (c <= 0) return false;
+      if (Atomics.compareExchange(this.i32, 2, c, c - 1) === c) return true;
+    }
+  }
+
+  /**
+   * Releases the lock, waits until notified or `ms` passed, takes the lock
+   * back. Resolves to false on timeout.
+   * @throws ProcessError when the caller does not hold the lock.
+   */
+  async wait(ms?: number, options?: WaitOptions): Promise<boolean> {
+    this.#assertOwned('wait');
+    const timeout = msTimeout(ms, 'ms');
+    const signal = validateSignal(options);
+    signal?.throwIfAborted();
+    const deadline = now() + timeout;
+    Atomics.add(this.i32, 1, 1);
+    let seq = Atomics.load(this.i32, 0);
+    const saved = this.#lock._releaseSave();
+    let notified = false;
+    try {
+      for (;;) {
+        if (this.#consumeCredit()) {
+          notified = true;
+          break;
+        }
+        const left = deadline - now();
+        if (left <= 0) break;
+        await waitAsync(this.i32, 0, seq, left, signal);
+        seq = Atomics.load(this.i32, 0);
+      }
+    } finally {
+      Atomics.sub(this.i32, 1, 1);
+      await this.#lock._acquireRestore(saved);
+    }
+    return notified;
+  }
+
+  /**
+   * Blocking twin of {@link Condition.wait}.
+   * @throws ProcessError when the caller does not hold the lock, or when the lock is held
+   *   several times by this thread in a way that waiting could not release.
+   */
+  waitSync(ms?: number): boolean {
+    this.#assertOwned('wait');
+    const timeout = msTimeout(ms, 'ms');
+    const deadline = now() + timeout;
+    Atomics.add(this.i32, 1, 1);
+    let seq = Atomics.load(this.i32, 0);
+    const saved = this.#lock._releaseSave();
+    let notified = false;
+    try {
+      for (;;) {
+        if (this.#consumeCredit()) {
+          notified = true;
+          break;
+        }
+        const left = deadline - now();
+        if (left <= 0) break;
+        waitSync(this.i32, 0, seq, left);
+        seq = Atomics.load(this.i32, 0);
+      }
+    } finally {
+      Atomics.sub(this.i32, 1, 1);
+      this.#lock._acquireRestoreSync(saved);
+    }
+    return notified;
+  }
+
+  /**
+   * Waits until `predicate()` is truthy (checked first, then after each
+   * wake-up), or `ms` passed; resolves to the last value of the predicate.
+   */
+  async waitFor<T>(predicate: () => T | Promise<T>, ms?: number, options?: WaitOptions): Promise<T> {
+    if (typeof predicate !== 'function') throw new TypeError(`predicate must be a function; received ${typeof predicate}`);
+    const timeout = msTimeout(ms, 'ms');
+    const deadline = now() + timeout;
+    let result = await predicate();
+    while (!result) {
+      const left = deadline - now();
+      if (left <= 0) break;
+      await this.wait(left === Infinity ? undefined : left, options);
+      result = await predicate();
+    }
+    return result;
+  }
+
+  /** Blocking twin of {@link Condition.waitFor}. */
+  waitForSync<T>(predicate: () => T, ms?: number): T {
+    if (typeof predicate !== 'function') throw new TypeError(`predicate must be a function; received ${typeof predicate}`);
+    const timeout = msTimeout(ms, 'ms');
+    const deadline = now() + timeout;
+    let result = predicate();
+    while (!result) {
+      const left = deadline - now();
+      if (left <= 0) break;
+      this.waitSync(left === Infinity ? undefined : left);
+      result = predicate();
+    }
+    return result;
+  }
+
+  /**
+   * Wakes up to `n` waiters. @throws ProcessError when the caller does not hold the lock.
+   * @param n - how many. @default 1
+   */
+  notify(n: number = 1): void {
+    this.#assertOwned('notify');
+    if (typeof n !== 'number' || Number.isNaN(n) || n < 0) throw new RangeError(`n must be a number >= 0; received ${String(n)}`);
+    this.#give(n);
+  }
+
+  /** Wakes every waiter. @throws ProcessError when the caller does not hold the lock. */
+  notifyAll(): void {
+    this.#assertOwned('notify');
+    this.#give(Infinity);
+  }
+
+  #give(n: number): void {
+    for (;;) {
+      const credits = Atomics.load(this.i32, 2);
+      const free = Atomics.load(this.i32, 1) - credits;
+      const k = Math.min(n, free);
+      if (k <= 0) return;
+      if (Atomics.compareExchange(this.i32, 2, credits, credits + k) === credits) break;
+    }
+    Atomics.add(this.i32, 0, 1);
+    notify(this.i32, 0, Infinity);
+  }
+
+  /** @internal */
+  [REDUCE](): Reduced {
+    return { kind: 'Condition', state: { seg: this.ref(COND_BYTES), lock: this.#lock } };
+  }
+
+  /** Python-style description. */
+  override toString(): string {
+    return `<Condition(${String(this.#lock)}, ${Atomics.load(this.i32, 1)})>`;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Event
+//
+// i32[0] flag
+
+const EVENT_BYTES = 8;
+
+/** A flag that workers can wait for (Python's `multiprocessing.Event`). */
+export class Event extends Shared {
+  /** Creates a cleared event. */
+  constructor(init?: { [kInit]: SegmentRef }) {
+    super(Shared.segmentFor(EVENT_BYTES, init?.[kInit]), EVENT_BYTES);
+  }
+
+  /** True once `set()` was called and `clear()` not since. */
+  isSet(): boolean {
+    return Atomics.load(this.i32, 0) === 1;
+  }
+
+  /** Sets the flag and wakes every waiter. */
+  set(): void {
+    Atomics.store(this.i32, 0, 1);
+    notify(this.i32, 0, Infinity);
+  }
+
+  /** Clears the flag. */
+  clear(): void {
+    Atomics.store(this.i32, 0, 0);
+  }
+
+  /** Waits until the flag is set, or `ms` passed; resolves to the flag. */
+  async wait(ms?: number, options?: WaitOptions): Promise<boolean> {
+    const timeout = msTimeout(ms, 'ms');
+    const signal = validateSignal(options);
+    signal?.throwIfAborted();
+    const deadline = now() + timeout;
+    while (Atomics.load(this.i32, 0) === 0) {
+      const left = deadline - now();
+      if (left <= 0) return false;
+      await waitAsync(this.i32, 0, 0, left, signal);
+    }
+    return true;
+  }
+
+  /** Blocking twin of {@link Event.wait}. */
+  waitSync(ms?: number): boolean {
+    const timeout = msTimeout(ms, 'ms');
+    const deadline = now() + timeout;
+    while (Atomics.load(this.i32, 0) === 0) {
+      const left = deadline - now();
+      if (left <= 0) return false;
+      waitSync(this.i32, 0, 0, left);
+    }
+    return true;
+  }
+
+  /** @internal */
+  [REDUCE](): Reduced {
+    return { kind: 'Event', state: this.ref(EVENT_BYTES) };
+  }
+
+  /** Python-style description. */
+  override toString(): string {
+    return `<Event(${this.isSet() ? 'set' : 'unset'})>`;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Barrier
+//
+// i32[0] internal mutex state, i64[1] mutex owner (the Lock layout), then
+// i32[8] count, i32[9] generation, i32[10] broken, i32[11] parties,
+// i32[12] generation whose waiters were released by reset() as broken,
+// i64[8..8+PARTY_SLOTS) keys of waiting parties (to notice a dead one)
+
+const PARTY_SLOTS = 32;
+const BARRIER_BYTES = 64 + PARTY_SLOTS * 8;
+const B_COUNT = 8;
+const B_GEN = 9;
+const B_BROKEN = 10;
+const B_PARTIES = 11;
+const B_RESETGEN = 12;
+const B_SLOTS = 8; // i64 index
+
+/** Options of `new Barrier(parties, options)`. */
+export interface BarrierOptions {
+  /** Exported function run by the last party to arrive, before the others are released. */
+  action?: () => unknown;
+  /** Default timeout of `wait()`, in milliseconds. */
+  timeout?: number;
+}
+
+/**
+ * A barrier for a fixed number of parties (Python's `multiprocessing.Barrier`):
+ * `wait()` blocks until `parties` workers have called it, then releases them
+ * all, resolving to each one's arrival index (0 … parties-1). A party that
+ * times out, `abort()`, `reset()` while parties wait, or a waiting party that
+ * dies, break the barrier: waiters get {@link BrokenBarrierError}.
+ */
+export class Barrier extends Shared {
+  readonly #action: (() => unknown) | null;
+  readonly #timeout: number;
+  readonly #mutex: BarrierMutex;
+
+  /**
+   * @param parties - number of parties (an integer >= 1).
+   * @param options - `action` (a top-level exported function) and default `timeout` (ms).
+   */
+  constructor(parties: number, options: BarrierOptions = {}, init?: { [kInit]: SegmentRef }) {
+    super(Shared.segmentFor(BARRIER_BYTES, init?.[kInit]), BARRIER_BYTES);
+    if (!init) {
+      if (typeof parties !== 'number' || !Number.isInteger(parties) || parties < 1) {
+        throw new RangeError(`parties must be an integer >= 1; received ${String(parties)}`);
+      }
+      this.i32[B_PARTIES] = parties;
+      this.i32[B_RESETGEN] = -1;
+    }
+    if (options.action !== undefined && options.action !== null && typeof options.action !== 'function') {
+      throw new TypeError(`action must be a function; received ${typeof options.action}`);
+    }
+    this.#action = options.action ?? null;
+    // The action runs in whichever worker arrives last: it must be importable there.
+    if (this.#action && !init) lookupFunction(this.#action);
+    const t = validateTimeout(options.timeout, 'options.timeout');
+    this.#timeout = t === undefined ? Infinity : Math.max(0, t);
+    this.#mutex = new BarrierMutex(this.i32, this.i64);
+  }
+
+  /** Number of parties needed to pass the barrier. */
+  get parties(): number {
+    return this.i32[B_PARTIES]!;
+  }
+
+  /** Number of parties currently waiting. */
+  get nWaiting(): number {
+    return Atomics.load(this.i32, B_BROKEN) ? 0 : Atomics.load(this.i32, B_COUNT);
+  }
+
+  /** True when the barrier is broken (until `reset()`). */
+  get broken(): boolean {
+    return Atomics.load(this.i32, B_BROKEN) === 1;
+  }
+
+  #arrive(): { index: number; gen: number; last: boolean } {
+    if (Atomics.load(this.i32, B_BROKEN)) throw new BrokenBarrierError('the barrier is broken');
+    const index = this.i32[B_COUNT]!;
+    const gen = this.i32[B_GEN]!;
+    if (index + 1 < this.parties) {
+      Atomics.store(this.i32, B_COUNT, index + 1);
+      this.#register(selfKey());
+      return { index, gen, last: false };
+    }
+    return { index, gen, last: true };
+  }
+
+  #register(key: bigint): void {
+    for (let i = 0; i < PARTY_SLOTS; i++) {
+      if (Atomics.compareExchange(this.i64, B_SLOTS + i, 0n, key) === 0n) return;
+    }
+  }
+
+  #unregister(key: bigint): void {
+    for (let i = 0; i < PARTY_SLOTS; i++) {
+      if (Atomics.compareExchange(this.i64, B_SLOTS + i, key, 0n) === key) return;
+    }
+  }
+
+  #deadParty(): bigint | null {
+    for (let i = 0; i < PARTY_SLOTS; i++) {
+      const k = Atomics.load(this.i64, B_SLOTS + i);
+      if (k !== 0n && !ownerAlive(k)) return k;
+    }
+    return null;
+  }
+
+  /** Releases everyone waiting on generation `gen` (the last party's step). */
+  #release(): void {
+    Atomics.store(this.i32, B_COUNT, 0);
+    Atomics.add(this.i32, B_GEN, 1);
+    notify(this.i32, B_GEN, Infinity);
+  }
+
+  #breakLocked(): void {
+    Atomics.store(this.i32, B_BROKEN, 1);
+    for (let i = 0; i < PARTY_SLOTS; i++) Atomics.store(this.i64, B_SLOTS + i, 0n);
+    notify(this.i32, B_GEN, Infinity); // waiters sleep on the generation word
+  }
+
+  /** Outcome once a waiter saw the generation move or the barrier break. */
+  #outcome(gen: number): 'passed' | 'broken' | 'waiting' {
+    if (Atomics.load(this.i32, B_GEN) !== gen) {
+      return Atomics.load(this.i32, B_RESETGEN) === gen ? 'broken' : 'passed';
+    }
+    return Atomics.load(this.i32, B_BROKEN) ? 'broken' : 'waiting';
+  }
+
+  #onTimeoutOrDeath(gen: number, why: string): never {
+    this.#mutex.lockSync();
+    try {
+      if (Atomics.load(this.i32, B_GEN) === gen) this.#breakLocked();
+    } finally {
+      this.#mutex.unlock();
+    }
+    throw new BrokenBarrierError(why);
+  }
+
+  /**
+   * Waits for all parties; resolves to this party's arrival index.
+   * @param ms - timeout in ms (default: the barrier's `timeout`); on timeout the barrier breaks.
+   * @throws BrokenBarrierError when the barrier is or becomes broken.
+   */
+  async wait(ms?: number, options?: WaitOptions): Promise<number> {
+    const timeout = ms === undefined ? this.#timeout : msTimeout(ms, 'ms');
+    const signal = validateSignal(options);
+    signal?.throwIfAborted();
+    await this.#mutex.lockAsync();
+    let arrival: { index: number; gen: number; last: boolean };
+    try {
+      arrival = this.#arrive();
+      if (arrival.last) {
+        try {
+          if (this.#action) await this.#action();
+        } catch (err) {
+          this.#breakLocked();
+          throw err;
+        }
+        this.#release();
+        return arrival.index;
+      }
+    } finally {
+      this.#mutex.unlock();
+    }
+    return this.#awaitRelease(arrival, timeout, signal);
+  }
+
+  async #awaitRelease(arrival: { index: number; gen: number }, timeout: number, signal?: AbortSignal): Promise<number> {
+    const deadline = now() + timeout;
+    const me = selfKey();
+    try {
+      for (;;) {
+        const o = this.#outcome(arrival.gen);
+        if (o === 'passed') return arrival.index;
+        if (o === 'broken') throw new BrokenBarrierError('the barrier was broken (aborted, reset, timed out, or a party died) while waiting');
+        const left = deadline - now();
+        if (left <= 0) this.#onTimeoutOrDeath(arrival.gen, `Barrier.wait() timed out after ${timeout} ms: the barrier is now broken`);
+        let r: string;
+        try {
+          r = await waitAsync(this.i32, B_GEN, arrival.gen, Math.min(left, SLICE_MS), signal);
+        } catch (err) {
+          // An abort leaves the barrier as it was for the others: withdraw this party.
+          this.#withdraw(arrival.gen);
+          throw err;
+        }
+        if (r !== 'not-equal') {
+          const dead = this.#deadParty();
+          if (dead !== null) this.#onTimeoutOrDeath(arrival.gen, `a party (${describeKey(dead)}) died while waiting at the barrier`);
+        }
+      }
+    } finally {
+      this.#unregister(me);
+    }
+  }
+
+  #withdraw(gen: number): void {
+    this.#mutex.lockSync();
+    try {
+      if (Atomics.load(this.i32, B_GEN) === gen && !Atomics.load(this.i32, B_BROKEN)) Atomics.sub(this.i32, B_COUNT, 1);
+    } finally {
+      this.#mutex.unlock();
+    }
+  }
+
+  /** Blocking twin of {@link Barrier.wait}. */
+  waitSync(ms?: number): number {
+    const timeout = ms === undefined ? this.#timeout : msTimeout(ms, 'ms');
+    this.#mutex.lockSync();
+    let arrival: { index: number; gen: number; last: boolean };
+    try {
+      arrival = this.#arrive();
+      if (arrival.last) {
+        try {
+          const r = this.#action ? this.#action() : undefined;
+          if (r && typeof (r as Promise<unknown>).then === 'function') {
+            throw new TypeError('a Barrier action used with waitSync() must be synchronous');
+          }
+        } catch (err) {
+          this.#breakLocked();
+          throw err;
+        }
+        this.#release();
+        return arrival.index;
+      }
+    } finally {
+      this.#mutex.unlock();
+    }
+    const deadline = now() + timeout;
+    const me = selfKey();
+    try {
+      for (;;) {
+        const o = this.#outcome(arrival.gen);
+        if (o === 'passed') return arrival.index;
+        if (o === 'broken') throw new BrokenBarrierError('the barrier was broken (aborted, reset, timed out, or a party died) while waiting');
+        const left = deadline - now();
+        if (left <= 0) this.#onTimeoutOrDeath(arrival.gen, `Barrier.waitSync() timed out after ${timeout} ms: the barrier is now broken`);
+        if (waitSync(this.i32, B_GEN, arrival.gen, Math.min(left, SLICE_MS)) !== 'not-equal') {
+          const dead = this.#deadParty();
+          if (dead !== null) this.#onTimeoutOrDeath(arrival.gen, `a party (${describeKey(dead)}) died while waiting at the barrier`);
+        }
+      }
+    } finally {
+      this.#unregister(me);
+    }
+  }
+
+  /** Breaks the barrier: current and future waiters get BrokenBarrierError until `reset()`. */
+  abort(): void {
+    this.#mutex.lockSync();
+    try {
+      this.#breakLocked();
+    } finally {
+      this.#mutex.unlock();
+    }
+  }
+
+  /** Returns the barrier to its initial state; parties waiting now get BrokenBarrierError. */
+  reset(): void {
+    this.#mutex.lockSync();
+    try {
+      if (Atomics.load(this.i32, B_COUNT) > 0 && !Atomics.load(this.i32, B_BROKEN)) {
+        Atomics.store(this.i32, B_RESETGEN, Atomics.load(this.i32, B_GEN));
+      }
+      Atomics.store(this.i32, B_COUNT, 0);
+      Atomics.store(this.i32, B_BROKEN, 0);
+      for (let i = 0; i < PARTY_SLOTS; i++) Atomics.store(this.i64, B_SLOTS + i, 0n);
+      Atomics.add(this.i32, B_GEN, 1);
+      notify(this.i32, B_GEN, Infinity);
+    } finally {
+      this.#mutex.unlock();
+    }
+  }
+
+  /** @internal */
+  [REDUCE](): Reduced {
+    return { kind: 'Barrier', state: { seg: this.ref(BARRIER_BYTES), action: this.#action, timeout: this.#timeout === Infinity ? null : this.#timeout } };
+  }
+
+  /** Python-style description. */
+  override toString(): string {
+    return `<Barrier(parties=${this.parties}, waiting=${this.nWaiting}, broken=${this.broken})>`;
+  }
+}
+
+/** The small mutex inside a Barrier (same layout as Lock, at the start of its segment). */
+class BarrierMutex {
+  constructor(
+    private readonly i32: Int32Array,
+    private readonly i64: BigInt64Array,
+  ) {}
+
+  #take(): boolean {
+    if (Atomics.compareExchange(this.i32, S, 0, 1) === 0) {
+      Atomics.store(this.i64, OWNER, selfKey());
+      return true;
+    }
+    return false;
+  }
+
+  #takeOver(): boolean {
+    const owner = Atomics.load(this.i64, OWNER);
+    if (owner === 0n || ownerAlive(owner)) return false;
+    return Atomics.compareExchange(this.i64, OWNER, owner, selfKey()) === owner;
+  }
+
+  lockSync(): void {
+    if (this.#take()) return;
+    let c = Atomics.exchange(this.i32, S, 2);
+    while (c !== 0) {
+      if (waitSync(this.i32, S, 2, SLICE_MS) !== 'not-equal' && this.#takeOver()) return;
+      c = Atomics.exchange(this.i32, S, 2);
+    }
+    Atomics.store(this.i64, OWNER, selfKey());
+  }
+
+  async lockAsync(): Promise<void> {
+    if (this.#take()) return;
+    let c = Atomics.exchange(this.i32, S, 2);
+    while (c !== 0) {
+      if ((await waitAsync(this.i32, S, 2, SLICE_MS)) !== 'not-equal' && this.#takeOver()) return;
+      c = Atomics.exchange(this.i32, S, 2);
+    }
+    Atomics.store(this.i64, OWNER, selfKey());
+  }
+
+  unlock(): void {
+    Atomics.store(this.i64, OWNER, 0n);
+    if (Atomics.exchange(this.i32, S, 0) === 2) notify(this.i32, S, 1);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Revival in another worker
+
+registerHandleKind('Lock', (s) => new Lock({ [kInit]: s as SegmentRef }));
+registerHandleKind('RLock', (s) => new RLock({ [kInit]: s as SegmentRef }));
+registerHandleKind('Semaphore', (s) => new Semaphore(0, { [kInit]: s as SegmentRef }));
+registerHandleKind('BoundedSemaphore', (s) => new BoundedSemaphore(0, { [kInit]: s as SegmentRef }));
+registerHandleKind('Event', (s) => new Event({ [kInit]: s as SegmentRef }));
+registerHandleKind('Condition', (s) => {
+  const { seg, lock } = s as { seg: SegmentRef; lock: LockLike };
+  return new Condition(lock, { [kInit]: seg });
+});
+registerHandleKind('Barrier', (s) => {
+  const { seg, action, timeout } = s as { seg: SegmentRef; action: (() => unknown) | null; timeout: number | null };
+  return new Barrier(0, { action: action ?? undefined, timeout: timeout ?? undefined }, { [kInit]: seg });
+});
+
+/** @internal the constructor key used by revivers and sharedctypes. */
+export const kInitKey = kInit;
