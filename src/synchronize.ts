@@ -233,7 +233,7 @@ export class Lock extends MutexBase {
    * timeout passed.
    */
   acquire(options?: AcquireOptions): Promise<boolean> {
-    if (this.tryTake()) return Promise.resolve(true);
+    if (options === undefined && this.tryTake()) return Promise.resolve(true);
     let o: ReturnType<typeof parseAcquire>;
     try {
       o = parseAcquire(options, 'acquire');
@@ -241,14 +241,16 @@ export class Lock extends MutexBase {
       return Promise.reject(e);
     }
     if (o.signal?.aborted) return Promise.reject(o.signal.reason);
+    if (this.tryTake()) return Promise.resolve(true);
     if (!o.block) return Promise.resolve(false);
     return this.lockAsync(o.timeout, o.signal);
   }
 
   /** Acquires the lock, blocking this thread (Python's `acquire()`). */
   acquireSync(options?: Omit<AcquireOptions, 'signal'>): boolean {
-    if (this.tryTake()) return true;
+    if (options === undefined && this.tryTake()) return true;
     const o = parseAcquire(options, 'acquireSync');
+    if (this.tryTake()) return true;
     if (!o.block) return false;
     return this.lockSync(o.timeout);
   }
@@ -634,20 +636,22 @@ export class Condition extends Shared {
     const signal = validateSignal(options);
     signal?.throwIfAborted();
     const deadline = now() + timeout;
+    // Taken while holding the lock: notifications from now on are for this waiter too,
+    // earlier ones are not (a newcomer must not take a wake-up meant for older waiters).
+    const start = Atomics.load(this.i32, 0);
     Atomics.add(this.i32, 1, 1);
-    let seq = Atomics.load(this.i32, 0);
     const saved = this.#lock._releaseSave();
     let notified = false;
     try {
       for (;;) {
-        if (this.#consumeCredit()) {
+        const seq = Atomics.load(this.i32, 0);
+        if (seq !== start && this.#consumeCredit()) {
           notified = true;
           break;
         }
         const left = deadline - now();
         if (left <= 0) break;
         await waitAsync(this.i32, 0, seq, left, signal);
-        seq = Atomics.load(this.i32, 0);
       }
     } finally {
       Atomics.sub(this.i32, 1, 1);
@@ -665,20 +669,20 @@ export class Condition extends Shared {
     this.#assertOwned('wait');
     const timeout = msTimeout(ms, 'ms');
     const deadline = now() + timeout;
+    const start = Atomics.load(this.i32, 0);
     Atomics.add(this.i32, 1, 1);
-    let seq = Atomics.load(this.i32, 0);
     const saved = this.#lock._releaseSave();
     let notified = false;
     try {
       for (;;) {
-        if (this.#consumeCredit()) {
+        const seq = Atomics.load(this.i32, 0);
+        if (seq !== start && this.#consumeCredit()) {
           notified = true;
           break;
         }
         const left = deadline - now();
         if (left <= 0) break;
         waitSync(this.i32, 0, seq, left);
-        seq = Atomics.load(this.i32, 0);
       }
     } finally {
       Atomics.sub(this.i32, 1, 1);
@@ -737,12 +741,13 @@ export class Condition extends Shared {
   }
 
   #give(n: number): void {
+    // Credits never exceed the waiters: stale credits (their waiters timed out) are dropped here.
     for (;;) {
       const credits = Atomics.load(this.i32, 2);
-      const free = Atomics.load(this.i32, 1) - credits;
-      const k = Math.min(n, free);
-      if (k <= 0) return;
-      if (Atomics.compareExchange(this.i32, 2, credits, credits + k) === credits) break;
+      const waiting = Atomics.load(this.i32, 1);
+      const next = Math.min(credits + n, waiting);
+      if (next <= 0 && credits <= 0) return;
+      if (Atomics.compareExchange(this.i32, 2, credits, Math.max(0, next)) === credits) break;
     }
     Atomics.add(this.i32, 0, 1);
     notify(this.i32, 0, Infinity);

@@ -1,0 +1,3 @@
+import { syncSuite } from './suites/sync.js';
+
+syncSuite('thread');
