@@ -39,6 +39,8 @@ const FULL = {
   pmQueueN: 1_000_000, // queue throughput: messages per repetition
   ringN: 20_000_000,
   pyQueueN: 200_000,
+  lockN: 2_000_000, // locks: uncontended acquire+release pairs
+  lockPairN: 200_000, // locks: locked increments per worker, two workers
 };
 const QUICK = {
   ...FULL,
@@ -54,6 +56,8 @@ const QUICK = {
   pmQueueN: 200_000,
   ringN: 4_000_000,
   pyQueueN: 50_000,
+  lockN: 500_000,
+  lockPairN: 50_000,
 };
 
 const HELP = `usage: node bench/run.mjs [--quick] [--only <workload>[,<workload>...]] [--reps N]
@@ -99,6 +103,7 @@ const METRICS = {
   'startup-exit': { title: 'start-up: start() -> exit', unit: 'ms', better: 'lower' },
   roundtrip: { title: 'round trip', unit: 'µs', better: 'lower' },
   queue: { title: 'queue throughput', unit: 'msgs/s', better: 'higher' },
+  locks: { title: 'locks', unit: 'ops/s', better: 'higher' },
   'lib-us': { title: 'library internals (function lookup, serialization)', unit: 'µs', better: 'lower' },
 };
 
@@ -510,6 +515,16 @@ async function queueThroughput(P, opts) {
   await pythonRows('queue', P, opts);
 }
 
+async function locks(P, opts) {
+  if (opts.ours) {
+    const r = await runChild(process.execPath, [here('./locks.mjs'), JSON.stringify(P)], { timeoutMs: 300_000, prefix: '  locks|' });
+    const rows = r.msgs.filter((x) => x.tag === 'row');
+    for (const m of rows) record('locks', { ...m, lang: 'js', params: { n: P.lockN, pairN: P.lockPairN } });
+    if (!rows.length) record('locks', { metric: 'locks', row: 'ours locks', kind: 'ours', error: `no result (${r.error ?? r.signal ?? r.code})` });
+  }
+  await pythonRows('locks', P, opts);
+}
+
 async function internals(P, opts) {
   if (!opts.ours) return;
   const r = await runChild(process.execPath, ['--import', 'tsx', here('./internals.ts'), JSON.stringify({ reps: P.reps, quick: opts.quick })], {
@@ -527,6 +542,7 @@ const WORKLOADS = [
   { key: 'cpu', title: 'CPU scaling', metrics: ['cpu'], run: cpuScaling, what: (P) => `${P.cpuTasks} tasks of burn(${P.burnN}) (Python twin burn(${P.pyBurnN})), 2 workers; wall seconds` },
   { key: 'startup', title: 'start-up', metrics: ['startup-first', 'startup-exit'], run: startUp, what: (P) => `${P.starts} sequential starts per row` },
   { key: 'roundtrip', title: 'round trip', metrics: ['roundtrip'], run: roundTrip, what: (P) => `one message there and back, ${P.rtN} times after ${P.rtWarm} warm-up; µs per trip` },
+  { key: 'locks', title: 'locks', metrics: ['locks'], run: locks, what: (P) => `uncontended acquire+release (${P.lockN}), and two workers doing ${P.lockPairN} locked increments each` },
   { key: 'internals', title: 'library internals', metrics: ['lib-us'], run: internals, what: () => 'function lookup and encode() paths, in one process (tsx, src/)' },
   { key: 'queue', title: 'queue throughput', metrics: ['queue'], run: queueThroughput, what: (P) => `integers from one worker to another (${P.pmQueueN} postMessage, ${P.ringN} ring, ${P.pyQueueN} Python)` },
 ];

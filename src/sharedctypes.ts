@@ -145,6 +145,11 @@ function acquired<T>(lock: Lock | RLock | null, fn: () => T): T {
   }
 }
 
+/** True when `.value` can be touched without taking the lock: none, or an RLock the caller holds. */
+function free(lock: Lock | RLock | null): boolean {
+  return lock === null || (lock instanceof RLock && lock._ownsNow());
+}
+
 /** Storage shared by every value and array class: a segment and a typed view. */
 abstract class CtypesBase<T extends TypeCode> {
   /** The typecode of the elements. */
@@ -238,12 +243,28 @@ export class Value<T extends TypeCode = TypeCode> {
 
   /** The value (each access takes the lock, if there is one). */
   get value(): ValueOf<T> {
-    return acquired(this.#lock, () => this.#raw.value);
+    const lock = this.#lock;
+    // Already held (re-entrant): acquiring and releasing again would change nothing.
+    if (free(lock)) return this.#raw.value;
+    lock!.acquireSync();
+    try {
+      return this.#raw.value;
+    } finally {
+      lock!.release();
+    }
   }
   set value(v: ValueOf<T>) {
-    acquired(this.#lock, () => {
+    const lock = this.#lock;
+    if (free(lock)) {
       this.#raw.value = v;
-    });
+      return;
+    }
+    lock!.acquireSync();
+    try {
+      this.#raw.value = v;
+    } finally {
+      lock!.release();
+    }
   }
 
   /**

@@ -117,8 +117,20 @@ abstract class Shared {
 const LOCK_BYTES = 32;
 const S = 0;
 const COUNT = 1;
-const OWNER = 1; // in i64 units
+const OWNER = 1; // in i64 units (Barrier's inner mutex only)
 const CTX = 4;
+const OWNER_PID = 5;
+const OWNER_TID = 6;
+const TAKE = 7; // 1 while one waiter takes over from a dead holder
+const SLEEPERS = 2; // waiters inside a futex/Atomics wait: a release wakes only if there are some
+
+/** Tries before a contended acquire sleeps: short critical sections finish within them. */
+const SPINS = 1000;
+
+// Identity of this thread, computed once (module instances are per thread).
+const SELF = selfKey();
+const MY_PID = process.pid;
+const MY_TID = Number(SELF & 0xffffffffn);
 
 const kInit = Symbol('init');
 
@@ -135,41 +147,75 @@ abstract class MutexBase extends Shared {
   /** @internal one attempt to take the mutex. */
   protected tryTake(): boolean {
     if (Atomics.compareExchange(this.i32, S, 0, 1) === 0) {
-      Atomics.store(this.i64, OWNER, selfKey());
+      this.setOwner();
       return true;
+    }
+    return false;
+  }
+
+  /** @internal */
+  protected setOwner(): void {
+    this.i32[OWNER_PID] = MY_PID;
+    Atomics.store(this.i32, OWNER_TID, MY_TID);
+  }
+
+  /** @internal owner key, for messages and liveness. */
+  protected ownerKey(): bigint {
+    return (BigInt(Atomics.load(this.i32, OWNER_PID)) << 32n) | BigInt(Atomics.load(this.i32, OWNER_TID));
+  }
+
+  /** @internal brief spinning before sleeping: most contention ends within it. */
+  protected spinTake(): boolean {
+    for (let k = 0; k < SPINS; k++) {
+      if (Atomics.load(this.i32, S) === 0 && Atomics.compareExchange(this.i32, S, 0, 1) === 0) {
+        this.setOwner();
+        return true;
+      }
     }
     return false;
   }
 
   /** @internal the holder died: take the mutex over (once, among all waiters). */
   protected takeOverIfDead(): boolean {
-    const owner = Atomics.load(this.i64, OWNER);
+    const owner = this.ownerKey();
     if (owner === 0n || ownerAlive(owner)) return false;
-    if (Atomics.compareExchange(this.i64, OWNER, owner, selfKey()) !== owner) return false;
-    Atomics.store(this.i32, S, 2);
-    Atomics.store(this.i32, COUNT, 0);
+    // One waiter takes over; the others see a live owner (the taker) afterwards.
+    if (Atomics.compareExchange(this.i32, TAKE, 0, 1) !== 0) return false;
+    try {
+      if (this.ownerKey() !== owner || Atomics.load(this.i32, S) === 0) return false;
+      this.setOwner();
+      Atomics.store(this.i32, S, 2);
+      Atomics.store(this.i32, COUNT, 0);
+    } finally {
+      Atomics.store(this.i32, TAKE, 0);
+    }
     getLogger().warn(
-      `${this.kindName} was held by ${describeKey(owner)}, which ended without releasing it; ${describeKey(selfKey())} took it over`,
+      `${this.kindName} was held by ${describeKey(owner)}, which ended without releasing it; ${describeKey(SELF)} took it over`,
     );
     return true;
   }
 
   /** @internal contended path, blocking. */
   protected lockSync(timeout: number): boolean {
+    if (this.spinTake()) return true;
     const deadline = now() + timeout;
     let c = Atomics.exchange(this.i32, S, 2);
     while (c !== 0) {
       const left = deadline - now();
       if (left <= 0) return false;
-      if (waitSync(this.i32, S, 2, left) !== 'not-equal' && this.takeOverIfDead()) return true;
+      Atomics.add(this.i32, SLEEPERS, 1);
+      const r = waitSync(this.i32, S, 2, left);
+      Atomics.sub(this.i32, SLEEPERS, 1);
+      if (r !== 'not-equal' && this.takeOverIfDead()) return true;
       c = Atomics.exchange(this.i32, S, 2);
     }
-    Atomics.store(this.i64, OWNER, selfKey());
+    this.setOwner();
     return true;
   }
 
   /** @internal contended path, async. */
   protected async lockAsync(timeout: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.spinTake()) return true;
     const deadline = now() + timeout;
     let c = Atomics.exchange(this.i32, S, 2);
     while (c !== 0) {
@@ -177,22 +223,36 @@ abstract class MutexBase extends Shared {
       if (left <= 0) return false;
       // An abort rejects here; having marked the lock contended only costs the holder one
       // wake-up call at release.
-      if ((await waitAsync(this.i32, S, 2, left, signal)) !== 'not-equal' && this.takeOverIfDead()) return true;
+      Atomics.add(this.i32, SLEEPERS, 1);
+      let r: string;
+      try {
+        r = await waitAsync(this.i32, S, 2, left, signal);
+      } finally {
+        Atomics.sub(this.i32, SLEEPERS, 1);
+      }
+      if (r !== 'not-equal' && this.takeOverIfDead()) return true;
       c = Atomics.exchange(this.i32, S, 2);
     }
-    Atomics.store(this.i64, OWNER, selfKey());
+    this.setOwner();
     return true;
   }
 
   /** @internal */
   protected unlock(): void {
-    Atomics.store(this.i64, OWNER, 0n);
-    if (Atomics.exchange(this.i32, S, 0) === 2) notify(this.i32, S, 1);
+    this.i32[OWNER_PID] = 0;
+    this.i32[OWNER_TID] = 0;
+    // A waiter counts itself before it sleeps and its wait re-checks the state word, so
+    // skipping the wake-up when nobody sleeps loses nothing.
+    if (Atomics.exchange(this.i32, S, 0) === 2 && Atomics.load(this.i32, SLEEPERS) > 0) notify(this.i32, S, 1);
   }
 
-  /** @internal true when the running thread holds it. */
+  /**
+   * @internal true when the running thread holds it. Plain reads suffice: only the
+   * holder writes its own id, and clears it before letting go.
+   */
   protected heldBySelf(): boolean {
-    return Atomics.load(this.i32, S) !== 0 && Atomics.load(this.i64, OWNER) === selfKey();
+    const a = this.i32;
+    return a[OWNER_TID] === MY_TID && a[OWNER_PID] === MY_PID && a[S] !== 0;
   }
 
   /** Acquires, runs `fn`, and releases even when `fn` throws (Python's `with lock:`). */
@@ -291,8 +351,8 @@ export class Lock extends MutexBase {
 
   /** Python-style description. */
   override toString(): string {
-    const owner = Atomics.load(this.i64, OWNER);
-    return `<Lock(owner=${Atomics.load(this.i32, S) === 0 ? 'None' : owner === selfKey() ? 'self' : describeKey(owner)})>`;
+    const owner = this.ownerKey();
+    return `<Lock(owner=${Atomics.load(this.i32, S) === 0 ? 'None' : owner === SELF ? 'self' : describeKey(owner)})>`;
   }
 }
 
@@ -312,13 +372,13 @@ export class RLock extends MutexBase {
   }
 
   #mine(ctx: number): boolean {
-    return this.heldBySelf() && Atomics.load(this.i32, CTX) === ctx;
+    return this.heldBySelf() && this.i32[CTX] === ctx;
   }
 
   #take(ctx: number): boolean {
     if (!this.tryTake()) return false;
-    Atomics.store(this.i32, CTX, ctx);
-    Atomics.store(this.i32, COUNT, 1);
+    this.i32[CTX] = ctx;
+    this.i32[COUNT] = 1;
     return true;
   }
 
@@ -326,7 +386,7 @@ export class RLock extends MutexBase {
   async acquire(options?: AcquireOptions): Promise<boolean> {
     const ctx = contextId();
     if (this.#mine(ctx)) {
-      Atomics.add(this.i32, COUNT, 1);
+      this.i32[COUNT]++;
       return true;
     }
     if (this.#take(ctx)) return true;
@@ -347,7 +407,7 @@ export class RLock extends MutexBase {
   acquireSync(options?: Omit<AcquireOptions, 'signal'>): boolean {
     const ctx = contextId();
     if (this.#mine(ctx)) {
-      Atomics.add(this.i32, COUNT, 1);
+      this.i32[COUNT]++;
       return true;
     }
     if (this.#take(ctx)) return true;
@@ -385,12 +445,17 @@ export class RLock extends MutexBase {
     if (!this.#mine(contextId())) {
       throw new ProcessError('cannot release un-acquired lock: this RLock is not held by the caller (thread and async task)');
     }
-    if (Atomics.sub(this.i32, COUNT, 1) === 1) this.unlock();
+    if (--this.i32[COUNT]! === 0) this.unlock();
   }
 
   /** @internal */
   _isMine(): boolean {
     return this.#mine(contextId());
+  }
+
+  /** @internal true when the caller already holds it (so a nested acquire+release is a no-op). */
+  _ownsNow(): boolean {
+    return this.heldBySelf() && this.i32[CTX] === contextId();
   }
 
   /** @internal */
@@ -425,8 +490,8 @@ export class RLock extends MutexBase {
   /** Python-style description. */
   override toString(): string {
     const held = Atomics.load(this.i32, S) !== 0;
-    const owner = Atomics.load(this.i64, OWNER);
-    return `<RLock(${held ? (owner === selfKey() ? 'self' : describeKey(owner)) : 'None'}, ${held ? Atomics.load(this.i32, COUNT) : 0})>`;
+    const owner = this.ownerKey();
+    return `<RLock(${held ? (owner === SELF ? 'self' : describeKey(owner)) : 'None'}, ${held ? Atomics.load(this.i32, COUNT) : 0})>`;
   }
 }
 
@@ -913,7 +978,7 @@ export class Barrier extends Shared {
     const gen = this.i32[B_GEN]!;
     if (index + 1 < this.parties) {
       Atomics.store(this.i32, B_COUNT, index + 1);
-      this.#register(selfKey());
+      this.#register(SELF);
       return { index, gen, last: false };
     }
     return { index, gen, last: true };
@@ -1001,7 +1066,7 @@ export class Barrier extends Shared {
 
   async #awaitRelease(arrival: { index: number; gen: number }, timeout: number, signal?: AbortSignal): Promise<number> {
     const deadline = now() + timeout;
-    const me = selfKey();
+    const me = SELF;
     try {
       for (;;) {
         const o = this.#outcome(arrival.gen);
@@ -1060,7 +1125,7 @@ export class Barrier extends Shared {
       this.#mutex.unlock();
     }
     const deadline = now() + timeout;
-    const me = selfKey();
+    const me = SELF;
     try {
       for (;;) {
         const o = this.#outcome(arrival.gen);
@@ -1125,7 +1190,7 @@ class BarrierMutex {
 
   #take(): boolean {
     if (Atomics.compareExchange(this.i32, S, 0, 1) === 0) {
-      Atomics.store(this.i64, OWNER, selfKey());
+      Atomics.store(this.i64, OWNER, SELF);
       return true;
     }
     return false;
@@ -1134,7 +1199,7 @@ class BarrierMutex {
   #takeOver(): boolean {
     const owner = Atomics.load(this.i64, OWNER);
     if (owner === 0n || ownerAlive(owner)) return false;
-    return Atomics.compareExchange(this.i64, OWNER, owner, selfKey()) === owner;
+    return Atomics.compareExchange(this.i64, OWNER, owner, SELF) === owner;
   }
 
   lockSync(): void {
@@ -1144,7 +1209,7 @@ class BarrierMutex {
       if (waitSync(this.i32, S, 2, SLICE_MS) !== 'not-equal' && this.#takeOver()) return;
       c = Atomics.exchange(this.i32, S, 2);
     }
-    Atomics.store(this.i64, OWNER, selfKey());
+    Atomics.store(this.i64, OWNER, SELF);
   }
 
   async lockAsync(): Promise<void> {
@@ -1154,7 +1219,7 @@ class BarrierMutex {
       if ((await waitAsync(this.i32, S, 2, SLICE_MS)) !== 'not-equal' && this.#takeOver()) return;
       c = Atomics.exchange(this.i32, S, 2);
     }
-    Atomics.store(this.i64, OWNER, selfKey());
+    Atomics.store(this.i64, OWNER, SELF);
   }
 
   unlock(): void {

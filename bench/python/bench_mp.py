@@ -263,7 +263,53 @@ def roundtrip(P):
     run()
 
 
-WORKLOADS = {"tiny": tiny, "map": map_, "cpu": cpu, "startup": startup, "queue": queue,
+def _locked_incr(v, n, barrier):
+    barrier.wait()
+    for _ in range(n):
+        with v.get_lock():
+            v.value += 1
+
+
+def locks(P):
+    """Uncontended Lock acquire+release in one thread; two processes doing locked increments."""
+    reps, n1, n2 = P["reps"], P["lockN"], P["lockPairN"]
+
+    @guarded("locks", "python Lock acquire+release (uncontended)")
+    def uncontended():
+        lock = mp.Lock()
+        out = []
+        for _ in range(reps):
+            t = time.perf_counter()
+            for _ in range(n1):
+                lock.acquire()
+                lock.release()
+            out.append(n1 / (time.perf_counter() - t))
+        emit("locks", "python Lock acquire+release (uncontended)", out, n=n1)
+
+    @guarded("locks", "python Value + get_lock(), 2 processes")
+    def pair():
+        out = []
+        for _ in range(reps):
+            v = mp.Value("i", 0)
+            barrier = mp.Barrier(3)
+            ps = [mp.Process(target=_locked_incr, args=(v, n2, barrier)) for _ in range(2)]
+            for p in ps:
+                p.start()
+            barrier.wait()
+            t = time.perf_counter()
+            for p in ps:
+                p.join()
+            dt = time.perf_counter() - t
+            if v.value != 2 * n2:
+                raise RuntimeError("lost increments: %d" % v.value)
+            out.append(2 * n2 / dt)
+        emit("locks", "python Value + get_lock(), 2 processes", out, n=2 * n2)
+
+    uncontended()
+    pair()
+
+
+WORKLOADS = {"locks": locks, "tiny": tiny, "map": map_, "cpu": cpu, "startup": startup, "queue": queue,
              "roundtrip": roundtrip}
 
 if __name__ == "__main__":

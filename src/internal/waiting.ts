@@ -30,6 +30,8 @@ export function usesFutex(): boolean {
 
 /** Blocks the calling thread until woken, the value differs, or `timeoutMs` passes. */
 export function waitSync(i32: Int32Array, index: number, expected: number, timeoutMs: number): WaitResult {
+  // The kernel would re-check the word too; checking here first spares the system call.
+  if (Atomics.load(i32, index) !== expected) return 'not-equal';
   const t = timeoutMs === Infinity ? SLICE_MS : Math.min(timeoutMs, SLICE_MS);
   if (native) {
     const r = native.futexWait(i32.buffer as SharedArrayBuffer, i32.byteOffset + index * 4, expected, t);

@@ -1,0 +1,134 @@
+// Locks workload: this library's Lock/RLock/Value lock beside a plain shared-memory mutex
+// (compare-and-swap + futex-style wait, what any lock here is built from) and Python, in one
+// run. Prints '@@row {json}' lines for bench/run.mjs. Run as a child of run.mjs.
+import { Worker } from 'node:worker_threads';
+import { once } from 'node:events';
+
+const P = JSON.parse(process.argv[2] ?? '{}');
+const reps = P.reps ?? 3;
+const out = (o) => process.stdout.write(`@@row ${JSON.stringify(o)}\n`);
+const lib = await import('multiprocessing-ts');
+const { Lock, RLock, Value, getContext, isMain } = lib;
+
+export function lockedIncr(v, n, ready, go) {
+  const lock = v.getLock();
+  ready.set();
+  go.waitSync(60_000);
+  for (let i = 0; i < n; i++) {
+    lock.acquireSync();
+    v.value += 1;
+    lock.release();
+  }
+}
+
+function rate(n, fn) {
+  const t = performance.now();
+  fn();
+  return n / ((performance.now() - t) / 1000);
+}
+
+/** A plain mutex on a SharedArrayBuffer: CAS to take, exchange + notify to give. */
+function rawMutexLoop(i32, n) {
+  for (let k = 0; k < n; k++) {
+    while (Atomics.compareExchange(i32, 0, 0, 1) !== 0) {
+      if (Atomics.exchange(i32, 0, 2) === 0) break;
+      Atomics.wait(i32, 0, 2, 10);
+    }
+    if (Atomics.exchange(i32, 0, 0) === 2) Atomics.notify(i32, 0, 1);
+  }
+}
+
+const RAW_WORKER = `
+const { workerData, parentPort } = require('node:worker_threads');
+const { i32, n, counter } = workerData;
+parentPort.once('message', () => {
+  for (let k = 0; k < n; k++) {
+    while (Atomics.compareExchange(i32, 0, 0, 1) !== 0) {
+      if (Atomics.exchange(i32, 0, 2) === 0) break;
+      Atomics.wait(i32, 0, 2, 10);
+    }
+    counter[0]++;
+    if (Atomics.exchange(i32, 0, 0) === 2) Atomics.notify(i32, 0, 1);
+  }
+  parentPort.postMessage('done');
+});
+parentPort.postMessage('ready');
+`;
+
+async function rawPair(n) {
+  const i32 = new Int32Array(new SharedArrayBuffer(4));
+  const counter = new Int32Array(new SharedArrayBuffer(4));
+  const ws = [0, 1].map(() => new Worker(RAW_WORKER, { eval: true, workerData: { i32, n, counter } }));
+  await Promise.all(ws.map((w) => once(w, 'message')));
+  const t = performance.now();
+  ws.forEach((w) => w.postMessage('go'));
+  await Promise.all(ws.map((w) => once(w, 'message')));
+  const dt = performance.now() - t;
+  await Promise.all(ws.map((w) => w.terminate()));
+  if (counter[0] !== 2 * n) throw new Error(`raw mutex lost increments: ${counter[0]}`);
+  return (2 * n) / (dt / 1000);
+}
+
+async function oursPair(method, n) {
+  const ctx = getContext(method);
+  const v = new Value('i', 0);
+  const go = new lib.Event();
+  const readies = [new lib.Event(), new lib.Event()];
+  const ps = readies.map((ready) => new ctx.Process({ target: lockedIncr, args: [v, n, ready, go] }));
+  ps.forEach((p) => p.start());
+  for (const r of readies) await r.wait(60_000);
+  const t = performance.now();
+  go.set();
+  for (const p of ps) await p.join(120_000);
+  const dt = performance.now() - t;
+  if (v.value !== 2 * n) throw new Error(`lost increments: ${v.value}`);
+  return (2 * n) / (dt / 1000);
+}
+
+async function row(row, kind, transport, fn) {
+  try {
+    const samples = [];
+    for (let r = 0; r < reps; r++) samples.push(await fn());
+    out({ metric: 'locks', row, kind, transport, samples });
+  } catch (e) {
+    out({ metric: 'locks', row, kind, transport, error: String(e?.message ?? e) });
+  }
+}
+
+if (isMain()) {
+  const n1 = P.lockN ?? 2_000_000;
+  const n2 = P.lockPairN ?? 200_000;
+  const raw = new Int32Array(new SharedArrayBuffer(4));
+  await row('plain shared-memory mutex, uncontended', 'raw', 'thread', () => rate(n1, () => rawMutexLoop(raw, n1)));
+  const lock = new Lock();
+  await row('ours Lock acquireSync+release, uncontended', 'ours', 'thread', () =>
+    rate(n1, () => {
+      for (let i = 0; i < n1; i++) {
+        lock.acquireSync();
+        lock.release();
+      }
+    }),
+  );
+  const rlock = new RLock();
+  await row('ours RLock acquireSync+release, uncontended', 'ours', 'thread', () =>
+    rate(n1, () => {
+      for (let i = 0; i < n1; i++) {
+        rlock.acquireSync();
+        rlock.release();
+      }
+    }),
+  );
+  await row('ours Lock await acquire()+release, main thread', 'ours', 'thread', async () => {
+    const n = Math.min(n1, 1_000_000);
+    const t = performance.now();
+    for (let i = 0; i < n; i++) {
+      await lock.acquire();
+      lock.release();
+    }
+    return n / ((performance.now() - t) / 1000);
+  });
+  await row('plain shared-memory mutex, 2 worker threads', 'raw', 'thread', () => rawPair(n2));
+  await row("ours Value + getLock(), 2 workers 'thread'", 'ours', 'thread', () => oursPair('thread', n2));
+  await row("ours Value + getLock(), 2 workers 'process'", 'ours', 'process', () => oursPair('process', n2));
+  process.stdout.write('@@done {}\n');
+}
