@@ -113,7 +113,11 @@ export class SharedMemory {
 
   /** Removes the name: no one can attach any more; the memory goes once every user has let go. */
   unlink(): void {
-    requireNative('SharedMemory').shmUnlink(posixName(this.#name));
+    if (!requireNative('SharedMemory').shmUnlink(posixName(this.#name))) {
+      const err = new ProcessError(`no shared memory named '${this.#name}' to unlink (No such file or directory)`);
+      Object.defineProperty(err, 'code', { value: 'ENOENT', enumerable: true });
+      throw err;
+    }
   }
 
   /** @internal */
@@ -186,6 +190,11 @@ function kindOf(v: ShareableItem): number {
       if (v instanceof Uint8Array) return T_BYTES;
   }
   throw new TypeError(`a ShareableList holds numbers, bigints, booleans, strings, Uint8Arrays and null; received ${typeof v}`);
+}
+
+function same(a: ShareableItem, b: ShareableItem): boolean {
+  if (a instanceof Uint8Array && b instanceof Uint8Array) return Buffer.from(a).equals(b);
+  return a === b;
 }
 
 function capacityFor(v: ShareableItem): number {
@@ -326,10 +335,10 @@ export class ShareableList implements Iterable<ShareableItem> {
     v.setUint32(at, type, true);
   }
 
-  /** Number of items equal to `value`. */
+  /** Number of items equal to `value` (bytes compare by content, as in Python). */
   count(value: ShareableItem): number {
     let c = 0;
-    for (const x of this) if (x === value) c++;
+    for (const x of this) if (same(x, value)) c++;
     return c;
   }
 
@@ -337,7 +346,7 @@ export class ShareableList implements Iterable<ShareableItem> {
   index(value: ShareableItem): number {
     let i = 0;
     for (const x of this) {
-      if (x === value) return i;
+      if (same(x, value)) return i;
       i++;
     }
     throw new RangeError(`${String(value)} not in this container`);

@@ -48,9 +48,13 @@ function contextId(): number {
   return id;
 }
 
-/** Runs `fn` in the current async context if it has an id, else in a new one. */
-function inContext<T>(fn: () => Promise<T>): Promise<T> {
-  return ctxStore.getStore() === undefined ? ctxStore.run(++ctxSeq, fn) : fn();
+/**
+ * Runs `fn` as an async task of its own (a fresh context id), unless the
+ * caller's context already holds `lock` (nesting re-enters).
+ */
+function inContext<T>(lock: { _ownsNow(): boolean } | null, fn: () => Promise<T>): Promise<T> {
+  if (ctxStore.getStore() !== undefined && lock !== null && lock._ownsNow()) return fn();
+  return ctxStore.run(++ctxSeq, fn);
 }
 
 // ---------------------------------------------------------------------------
@@ -68,9 +72,7 @@ function parseAcquire(options: AcquireOptions | undefined, name: string): { bloc
   if (typeof block !== 'boolean') throw new TypeError(`options.block must be a boolean; received ${typeof block}`);
   const t = validateTimeout(options?.timeout, 'options.timeout');
   const signal = validateSignal(options);
-  if (!block && t !== undefined) {
-    throw new TypeError("can't specify a timeout for a non-blocking call (block: false)");
-  }
+  // As multiprocessing (unlike threading): a timeout with block: false is ignored.
   return { block, timeout: t === undefined ? Infinity : Math.max(0, t), signal };
 }
 
@@ -384,6 +386,7 @@ export class RLock extends MutexBase {
 
   /** Acquires (or re-enters) without blocking the event loop; resolves to true when acquired. */
   async acquire(options?: AcquireOptions): Promise<boolean> {
+    if (options !== undefined) parseAcquire(options, 'acquire').signal?.throwIfAborted();
     const ctx = contextId();
     if (this.#mine(ctx)) {
       this.i32[COUNT]++;
@@ -430,7 +433,7 @@ export class RLock extends MutexBase {
    * each other, nested ones re-enter.
    */
   override with<T>(fn: () => T | Promise<T>): Promise<T> {
-    return inContext(async () => {
+    return inContext(this, async () => {
       await this.acquire();
       try {
         return await fn();
@@ -533,9 +536,9 @@ export class Semaphore extends Shared {
 
   /** Takes a permit without blocking the event loop; resolves to false on timeout or `block: false`. */
   async acquire(options?: AcquireOptions): Promise<boolean> {
-    if (this.#tryTake()) return true;
     const o = parseAcquire(options, 'acquire');
     o.signal?.throwIfAborted();
+    if (this.#tryTake()) return true;
     if (!o.block) return false;
     const deadline = now() + o.timeout;
     Atomics.add(this.i32, 1, 1);
@@ -675,7 +678,7 @@ export class Condition extends Shared {
 
   /** Acquires the lock, runs `fn`, releases it even when `fn` throws. */
   with<T>(fn: () => T | Promise<T>): Promise<T> {
-    return inContext(() => this.#lock.with(fn));
+    return inContext(this.#lock instanceof RLock ? this.#lock : null, () => this.#lock.with(fn));
   }
 
   #assertOwned(what: string): void {

@@ -101,7 +101,7 @@ export function syncSuite(method: StartMethod): void {
       assert.equal(await lock.acquire({ timeout: 60 }), false);
       assert.ok(performance.now() - t0 >= 55);
       assert.equal(lock.acquireSync({ timeout: 30 }), false);
-      await assert.rejects(lock.acquire({ block: false, timeout: 5 }), TypeError);
+      assert.equal(await lock.acquire({ block: false, timeout: 5 }), false); // multiprocessing ignores it
       go.set();
       assert.equal(await lock.acquire({ timeout: 30_000 }), true);
       lock.release();

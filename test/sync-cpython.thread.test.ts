@@ -1,0 +1,3 @@
+import { syncCpythonSuite } from './suites/sync-cpython.js';
+
+syncCpythonSuite('thread');
