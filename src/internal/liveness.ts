@@ -63,6 +63,9 @@ export function markThreadDead(tid: number): void {
 export function ownerAlive(key: bigint): boolean {
   if (key === 0n) return true;
   const pid = Number(key >> 32n);
+  // pid 0: a key read while its holder was clearing or writing it (the two words are not
+  // written at once): that holder is running.
+  if (pid === 0) return true;
   if (pid !== process.pid) return pidAlive(pid);
   const tid = Number(key & 0xffffffffn);
   if (tid === threadId || tid === 0) return true;
