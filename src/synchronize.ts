@@ -157,7 +157,7 @@ abstract class MutexBase extends Shared {
 
   /** @internal */
   protected setOwner(): void {
-    Atomics.store(this.i32, OWNER_PID, MY_PID);
+    this.i32[OWNER_PID] = MY_PID; // ordered before the atomic store below
     Atomics.store(this.i32, OWNER_TID, MY_TID);
   }
 
@@ -243,7 +243,7 @@ abstract class MutexBase extends Shared {
   protected unlock(): void {
     // Thread id first: a key read half-way is then (pid, 0), which counts as alive.
     Atomics.store(this.i32, OWNER_TID, 0);
-    Atomics.store(this.i32, OWNER_PID, 0);
+    this.i32[OWNER_PID] = 0;
     // A waiter counts itself before it sleeps and its wait re-checks the state word, so
     // skipping the wake-up when nobody sleeps loses nothing.
     if (Atomics.exchange(this.i32, S, 0) === 2 && Atomics.load(this.i32, SLEEPERS) > 0) notify(this.i32, S, 1);
