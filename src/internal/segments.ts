@@ -14,11 +14,12 @@
  * processes is alive (Python's resource tracker does this job there).
  * @internal
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import { native } from './native.js';
 import { state } from './state.js';
+import { pidAlive } from './liveness.js';
 import { ProcessError } from '../errors.js';
 import { getLogger } from '../logging.js';
 
@@ -139,19 +140,6 @@ function track(seg: Segment): Segment {
   st.attachedHere.set(seg.name, (st.attachedHere.get(seg.name) ?? 0) + 1);
   installExitHook(st);
   return seg;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true;
-  }
 }
 
 /** Unlinks segments left by programs that died without cleaning up. */
