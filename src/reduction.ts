@@ -15,7 +15,7 @@
  */
 import { state } from './internal/state.js';
 import { errorClasses, RemoteError } from './errors.js';
-import { lookupFunction, loadReference, FN_REF } from './fnref.js';
+import { lookupFunction, loadReference } from './fnref.js';
 import type { Encoded, FnRefData } from './protocol/messages.js';
 
 /** Method by which library objects describe themselves for transfer. @internal */
@@ -99,13 +99,9 @@ export function registerHandleKind(kind: string, revive: (state: unknown) => unk
   state().handleRevivers.set(kind, revive);
 }
 
-function describePath(path: string): string {
-  return path;
-}
-
 function cloneError(path: string, what: string): TypeError {
   return new TypeError(
-    `${describePath(path)} cannot be sent to a worker: ${what}. Only structured-cloneable data ` +
+    `${path} cannot be sent to a worker: ${what}. Only structured-cloneable data ` +
       `(primitives, plain objects, arrays, Map, Set, Date, RegExp, typed arrays, …), registered classes, ` +
       `top-level exported functions and this library's objects can cross.`,
   );
@@ -444,9 +440,4 @@ export function encodeErrorValue(err: unknown): Encoded {
   } catch {
     return { data: walk(new Error(String(err)), 'error'), walked: true };
   }
-}
-
-/** True when `fn` is a function reference made by fnRef. @internal */
-export function isFunctionReference(fn: unknown): boolean {
-  return typeof fn === 'function' && FN_REF in fn;
 }

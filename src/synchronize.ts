@@ -1248,6 +1248,3 @@ registerHandleKind('Barrier', (s) => {
   const { seg, action, timeout } = s as { seg: SegmentRef; action: (() => unknown) | null; timeout: number | null };
   return new Barrier(0, { action: action ?? undefined, timeout: timeout ?? undefined }, { [kInit]: seg });
 });
-
-/** @internal the constructor key used by revivers and sharedctypes. */
-export const kInitKey = kInit;

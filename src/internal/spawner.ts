@@ -170,17 +170,3 @@ export function returnWorker(method: Method, handle: WorkerHandle, warm: boolean
     handle.kill();
   }
 }
-
-/** Turns warm standbys on or off (off: every start is cold). Returns the previous setting. @internal */
-export function setStandbyEnabled(enabled: boolean): boolean {
-  const s = sp();
-  const prev = s.enabled;
-  s.enabled = enabled;
-  if (!enabled) {
-    for (const m of ['thread', 'process'] as const) {
-      s.standby[m]?.handle.kill();
-      s.standby[m] = null;
-    }
-  }
-  return prev;
-}

@@ -23,11 +23,6 @@ const RESULTS: readonly WaitResult[] = ['ok', 'not-equal', 'timed-out', 'ok'];
 /** The longest a single blocking wait lasts before the caller regains control. */
 export const SLICE_MS = 100;
 
-/** True when waits use the futex (memory may be shared with other processes). */
-export function usesFutex(): boolean {
-  return native !== null;
-}
-
 /** Blocks the calling thread until woken, the value differs, or `timeoutMs` passes. */
 export function waitSync(i32: Int32Array, index: number, expected: number, timeoutMs: number): WaitResult {
   // The kernel would re-check the word too; checking here first spares the system call.
