@@ -1,6 +1,8 @@
 // Locks workload: this library's Lock/RLock/Value lock beside a plain shared-memory mutex
 // (compare-and-swap + futex-style wait, what any lock here is built from) and Python, in one
-// run. Prints '@@row {json}' lines for bench/run.mjs. Run as a child of run.mjs.
+// run. Prints '@@row {json}' lines for bench/run.mjs. Run as a child of run.mjs, once per
+// memory mode: P.mode 'native' (the default), 'koffi' or 'broker', which run.mjs forces through
+// MULTIPROCESSING_TS_NATIVE=0 / MULTIPROCESSING_TS_KOFFI=0.
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 
@@ -19,6 +21,35 @@ export function lockedIncr(v, n, ready, go) {
     v.value += 1;
     lock.release();
   }
+}
+
+/** Broker rows: a 'process' child (in broker mode) times its own loop and reports the rate. */
+export function timedLockLoop(lock, n, out) {
+  const t = performance.now();
+  for (let i = 0; i < n; i++) {
+    lock.acquireSync();
+    lock.release();
+  }
+  out.value = n / ((performance.now() - t) / 1000);
+}
+
+export async function timedAwaitLoop(lock, n, out) {
+  const t = performance.now();
+  for (let i = 0; i < n; i++) {
+    await lock.acquire();
+    lock.release();
+  }
+  out.value = n / ((performance.now() - t) / 1000);
+}
+
+async function inChild(target, n) {
+  const lock = new Lock();
+  const out = new Value('d', 0, { lock: false });
+  const p = new (getContext('process').Process)({ target, args: [lock, n, out] });
+  p.start();
+  await p.join(120_000);
+  if (p.exitCode !== 0) throw new Error(`child exit code ${p.exitCode}`);
+  return out.value;
 }
 
 function rate(n, fn) {
@@ -95,7 +126,43 @@ async function row(row, kind, transport, fn) {
   }
 }
 
-if (isMain()) {
+const mode = P.mode ?? 'native';
+
+if (isMain() && mode === 'koffi') {
+  const n1 = Math.min(P.lockN ?? 2_000_000, 1_000_000);
+  const n2 = P.lockPairN ?? 200_000;
+  const lock = new Lock();
+  await row('koffi: Lock acquireSync+release, uncontended', 'ours', 'thread', () =>
+    rate(n1, () => {
+      for (let i = 0; i < n1; i++) {
+        lock.acquireSync();
+        lock.release();
+      }
+    }),
+  );
+  await row('koffi: Lock await acquire()+release, main thread', 'ours', 'thread', async () => {
+    const n = Math.min(n1, 500_000);
+    const t = performance.now();
+    for (let i = 0; i < n; i++) {
+      await lock.acquire();
+      lock.release();
+    }
+    return n / ((performance.now() - t) / 1000);
+  });
+  await row("koffi: Value + getLock(), 2 workers 'thread'", 'ours', 'thread', () => oursPair('thread', n2));
+  await row("koffi: Value + getLock(), 2 workers 'process'", 'ours', 'process', () => oursPair('process', n2));
+  process.stdout.write('@@done {}\n');
+}
+
+if (isMain() && mode === 'broker') {
+  const n = P.brokerN ?? 5_000;
+  await row('broker: Lock acquireSync+release in a process child', 'ours', 'process', () => inChild(timedLockLoop, n));
+  await row('broker: Lock await acquire()+release in a process child', 'ours', 'process', () => inChild(timedAwaitLoop, n));
+  await row("broker: Value + getLock(), 2 workers 'process'", 'ours', 'process', () => oursPair('process', n));
+  process.stdout.write('@@done {}\n');
+}
+
+if (isMain() && mode === 'native') {
   const n1 = P.lockN ?? 2_000_000;
   const n2 = P.lockPairN ?? 200_000;
   const raw = new Int32Array(new SharedArrayBuffer(4));

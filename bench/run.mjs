@@ -173,11 +173,11 @@ async function measure(workload, meta, fn) {
  * shown on stderr with `prefix`. Resolves with the parsed messages; kills the child (and says
  * so) when it runs past `timeoutMs` or does not exit by itself.
  */
-function runChild(cmd, args, { timeoutMs, prefix, graceMs = 5_000 }) {
+function runChild(cmd, args, { timeoutMs, prefix, graceMs = 5_000, env }) {
   return new Promise((resolve) => {
     const msgs = [];
     const others = watchOthers();
-    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
     let timedOut = false;
     let lingered = false;
     let graceTimer;
@@ -517,10 +517,18 @@ async function queueThroughput(P, opts) {
 
 async function locks(P, opts) {
   if (opts.ours) {
-    const r = await runChild(process.execPath, [here('./locks.mjs'), JSON.stringify(P)], { timeoutMs: 300_000, prefix: '  locks|' });
-    const rows = r.msgs.filter((x) => x.tag === 'row');
-    for (const m of rows) record('locks', { ...m, lang: 'js', params: { n: P.lockN, pairN: P.lockPairN } });
-    if (!rows.length) record('locks', { metric: 'locks', row: 'ours locks', kind: 'ours', error: `no result (${r.error ?? r.signal ?? r.code})` });
+    // The native addon, then each fallback forced through the environment (docs/synchronization.md).
+    const modes = [
+      { mode: 'native', env: undefined },
+      { mode: 'koffi', env: { MULTIPROCESSING_TS_NATIVE: '0' } },
+      { mode: 'broker', env: { MULTIPROCESSING_TS_NATIVE: '0', MULTIPROCESSING_TS_KOFFI: '0' } },
+    ];
+    for (const { mode, env } of modes) {
+      const r = await runChild(process.execPath, [here('./locks.mjs'), JSON.stringify({ ...P, mode })], { timeoutMs: 300_000, prefix: `  locks ${mode}|`, env });
+      const rows = r.msgs.filter((x) => x.tag === 'row');
+      for (const m of rows) record('locks', { ...m, lang: 'js', params: { n: P.lockN, pairN: P.lockPairN, mode } });
+      if (!rows.length) record('locks', { metric: 'locks', row: `ours locks (${mode})`, kind: 'ours', error: `no result (${r.error ?? r.signal ?? r.code})` });
+    }
   }
   await pythonRows('locks', P, opts);
 }

@@ -3,13 +3,16 @@
  * `SharedMemory` and `ShareableList`.
  *
  * A `SharedMemory` the program creates lives until `unlink()`, as in Python;
- * any process can attach it by name. It needs the native part (built at
- * install) on every start method: without it, a named segment cannot exist.
+ * any process can attach it by name. It needs POSIX shared memory: the native
+ * part (built at install) or, failing that, the optional package `koffi`.
+ * Under koffi, `buf` is a view of a plain `ArrayBuffer`, not of a
+ * `SharedArrayBuffer`: read and write words that other workers change with
+ * `Atomics` (the compiler may otherwise keep a plain read in a register).
  * @module
  */
 import { randomBytes } from 'node:crypto';
 import { ProcessError } from './errors.js';
-import { native } from './internal/native.js';
+import { namedStore } from './internal/segments.js';
 import { REDUCE, registerHandleKind, currentTransport, type Reduced } from './reduction.js';
 
 /** Options of `new SharedMemory(...)`, as Python's `SharedMemory(name, create, size)`. */
@@ -22,13 +25,14 @@ export interface SharedMemoryOptions {
   size?: number;
 }
 
-function requireNative(what: string): NonNullable<typeof native> {
-  if (!native) {
+function requireNative(what: string): NonNullable<ReturnType<typeof namedStore>> {
+  const store = namedStore();
+  if (!store) {
     throw new ProcessError(
-      `${what} needs the native part of multiprocessing-ts (POSIX shared memory), which is not built on this machine; reinstall with a C++ toolchain (node-gyp)`,
+      `${what} needs POSIX shared memory: neither the native part of multiprocessing-ts (built at install) nor the optional package koffi is usable here; reinstall with a C++ toolchain (node-gyp), or install koffi`,
     );
   }
-  return native;
+  return store;
 }
 
 function posixName(name: string): string {
@@ -49,7 +53,7 @@ const kAttach = Symbol('attach');
  */
 export class SharedMemory {
   #name: string;
-  #sab: SharedArrayBuffer | null;
+  #sab: SharedArrayBuffer | ArrayBuffer | null;
   #buf: Uint8Array | null;
 
   /**
@@ -59,7 +63,7 @@ export class SharedMemory {
   constructor(options: SharedMemoryOptions = {}, from?: { [kAttach]: { name: string; sab?: SharedArrayBuffer } }) {
     if (from) {
       this.#name = from[kAttach].name;
-      this.#sab = from[kAttach].sab ?? requireNative('SharedMemory').shmOpen(posixName(this.#name));
+      this.#sab = from[kAttach].sab ?? wrap(() => requireNative('SharedMemory').open(posixName(this.#name)), this.#name);
       this.#buf = new Uint8Array(this.#sab);
       return;
     }
@@ -77,11 +81,11 @@ export class SharedMemory {
         throw new RangeError(`'size' must be a positive integer when creating shared memory; received ${String(size)}`);
       }
       this.#name = name ?? `psm_${randomBytes(8).toString('hex')}`;
-      this.#sab = wrap(() => n.shmCreate(posixName(this.#name), size), this.#name);
+      this.#sab = wrap(() => n.create(posixName(this.#name), size), this.#name);
     } else {
       if (name === undefined) throw new TypeError("'name' can only be omitted if create is true");
       this.#name = name;
-      this.#sab = wrap(() => n.shmOpen(posixName(name)), name);
+      this.#sab = wrap(() => n.open(posixName(name)), name);
     }
     this.#buf = new Uint8Array(this.#sab);
   }
@@ -96,7 +100,11 @@ export class SharedMemory {
     return this.#sab?.byteLength ?? 0;
   }
 
-  /** The shared bytes. @throws ProcessError after `close()`. */
+  /**
+   * The shared bytes. Under the koffi fallback this views a plain
+   * `ArrayBuffer`: use `Atomics` (on an `Int32Array` over `buf.buffer`, for
+   * instance) for words other workers change. @throws ProcessError after `close()`.
+   */
   get buf(): Uint8Array {
     if (!this.#buf) throw new ProcessError(`SharedMemory '${this.#name}' is closed`);
     return this.#buf;
@@ -113,7 +121,7 @@ export class SharedMemory {
 
   /** Removes the name: no one can attach any more; the memory goes once every user has let go. */
   unlink(): void {
-    if (!requireNative('SharedMemory').shmUnlink(posixName(this.#name))) {
+    if (!requireNative('SharedMemory').unlink(posixName(this.#name))) {
       const err = new ProcessError(`no shared memory named '${this.#name}' to unlink (No such file or directory)`);
       Object.defineProperty(err, 'code', { value: 'ENOENT', enumerable: true });
       throw err;
@@ -123,7 +131,8 @@ export class SharedMemory {
   /** @internal */
   [REDUCE](): Reduced {
     if (!this.#sab) throw new ProcessError(`SharedMemory '${this.#name}' is closed and cannot be sent`);
-    return { kind: 'SharedMemory', state: currentTransport() === 'thread' ? { name: this.#name, sab: this.#sab } : { name: this.#name } };
+    const sab = this.#sab;
+    return { kind: 'SharedMemory', state: currentTransport() === 'thread' && sab instanceof SharedArrayBuffer ? { name: this.#name, sab } : { name: this.#name } };
   }
 
   /** Calls `close()` (for `using`). */
@@ -137,7 +146,7 @@ export class SharedMemory {
   }
 }
 
-function wrap(fn: () => SharedArrayBuffer, name: string): SharedArrayBuffer {
+function wrap(fn: () => SharedArrayBuffer | ArrayBuffer, name: string): SharedArrayBuffer | ArrayBuffer {
   try {
     return fn();
   } catch (e) {
@@ -192,6 +201,10 @@ function kindOf(v: ShareableItem): number {
   throw new TypeError(`a ShareableList holds numbers, bigints, booleans, strings, Uint8Arrays and null; received ${typeof v}`);
 }
 
+function fenceFor(buf: Uint8Array): Int32Array | null {
+  return buf.buffer instanceof SharedArrayBuffer ? null : new Int32Array(buf.buffer, buf.byteOffset, 1);
+}
+
 function same(a: ShareableItem, b: ShareableItem): boolean {
   if (a instanceof Uint8Array && b instanceof Uint8Array) return Buffer.from(a).equals(b);
   return a === b;
@@ -219,6 +232,13 @@ export class ShareableList implements Iterable<ShareableItem> {
   /** The shared memory holding the list. */
   readonly shm: SharedMemory;
   readonly #view: DataView;
+  /**
+   * Koffi fallback (a plain ArrayBuffer): an atomic read before each access
+   * and after each write orders the DataView accesses (V8 neither caches nor
+   * moves plain loads and stores across an atomic operation). Null on a
+   * SharedArrayBuffer.
+   */
+  readonly #fence: Int32Array | null;
 
   /**
    * @param sequence - the items of a new list, or `null` to attach `options.name`.
@@ -229,6 +249,7 @@ export class ShareableList implements Iterable<ShareableItem> {
       if (options.name === undefined) throw new TypeError('ShareableList(null) needs options.name to attach');
       this.shm = new SharedMemory({ name: options.name });
       this.#view = new DataView(this.shm.buf.buffer, this.shm.buf.byteOffset, this.shm.buf.byteLength);
+      this.#fence = fenceFor(this.shm.buf);
       if (this.#view.getUint32(0, true) !== SL_MAGIC) throw new ProcessError(`shared memory '${options.name}' does not hold a ShareableList`);
       return;
     }
@@ -239,6 +260,7 @@ export class ShareableList implements Iterable<ShareableItem> {
     const total = dataStart + items.reduce<number>((sum, v) => sum + capacityFor(v), 0);
     this.shm = new SharedMemory({ name: options.name, create: true, size: Math.max(total, 8) });
     this.#view = new DataView(this.shm.buf.buffer, this.shm.buf.byteOffset, this.shm.buf.byteLength);
+    this.#fence = fenceFor(this.shm.buf);
     this.#view.setUint32(4, items.length, true);
     let offset = dataStart;
     items.forEach((v, i) => {
@@ -253,6 +275,7 @@ export class ShareableList implements Iterable<ShareableItem> {
 
   /** Number of items. */
   get length(): number {
+    if (this.#fence) Atomics.load(this.#fence, 0);
     return this.#view.getUint32(4, true);
   }
 
@@ -333,6 +356,7 @@ export class ShareableList implements Iterable<ShareableItem> {
     }
     v.setUint32(at + 12, len, true);
     v.setUint32(at, type, true);
+    if (this.#fence) Atomics.load(this.#fence, 0);
   }
 
   /** Number of items equal to `value` (bytes compare by content, as in Python). */

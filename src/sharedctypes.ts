@@ -6,11 +6,17 @@
  * Integer codes keep C's overflow (a store wraps around, as a C cast does);
  * the 64-bit codes (`'q' 'Q'`, and `'l' 'L'`, 8 bytes on 64-bit Linux) read
  * and write `bigint`; `'c'` is a one-byte string.
+ *
+ * Under the koffi fallback (memory that is a plain `ArrayBuffer`) every
+ * element access goes through `Atomics`; in a broker child, through the
+ * parent's broker. The accessor is chosen when the object is made, so the
+ * `SharedArrayBuffer` path stays a plain typed-array access.
  * @module
  */
 import { ProcessError } from './errors.js';
 import { allocate, attach, segmentRef, type Segment, type SegmentRef } from './internal/segments.js';
 import { REDUCE, registerHandleKind, currentTransport, type Reduced } from './reduction.js';
+import { elementAccessor, type ElementAccessor, type ElementKind } from './internal/elements.js';
 import { Lock, RLock } from './synchronize.js';
 
 /** Python typecodes accepted by Value and Array. */
@@ -56,7 +62,7 @@ export type TypedArrayOf<T extends TypeCode> = T extends 'b'
                   : Float64Array;
 
 interface CodeInfo {
-  ctor: new (buffer: SharedArrayBuffer, byteOffset: number, length: number) => View;
+  ctor: new (buffer: SharedArrayBuffer | ArrayBuffer, byteOffset: number, length: number) => View;
   size: number;
   kind: 'int' | 'big' | 'float' | 'char';
   bits: number;
@@ -162,6 +168,8 @@ abstract class CtypesBase<T extends TypeCode> {
   protected readonly data: View;
   /** @internal */
   protected readonly n: number;
+  /** @internal null: plain accesses of `data` (a SharedArrayBuffer); else Atomics or the broker. */
+  protected readonly acc: ElementAccessor | null;
 
   /** @internal */
   protected constructor(typecode: T, length: number, from?: SegmentRef) {
@@ -169,8 +177,22 @@ abstract class CtypesBase<T extends TypeCode> {
     this.typecode = typecode;
     this.n = length;
     const bytes = Math.max(8, Math.ceil((length * this.info.size) / 8) * 8);
-    this.seg = from ? attach(from) : allocate(bytes);
+    this.seg = from ? attach(from, { broker: true }) : allocate(bytes, { broker: true });
     this.data = new this.info.ctor(this.seg.sab, this.seg.base, length);
+    this.acc = elementAccessor(this.seg, this.data.constructor.name as ElementKind, length);
+  }
+
+  /** @internal element `j` as stored. */
+  protected read(j: number): number | bigint {
+    const acc = this.acc;
+    return acc === null ? this.data[j]! : acc.get(j);
+  }
+
+  /** @internal stores element `j`. */
+  protected write(j: number, raw: number | bigint): void {
+    const acc = this.acc;
+    if (acc === null) (this.data as unknown as (number | bigint)[])[j] = raw;
+    else acc.set(j, raw);
   }
 
   /** @internal */
@@ -195,10 +217,10 @@ export class RawValue<T extends TypeCode = TypeCode> extends CtypesBase<T> {
 
   /** The value. */
   get value(): ValueOf<T> {
-    return fromRaw(this.info, this.data[0]!) as ValueOf<T>;
+    return fromRaw(this.info, this.read(0)) as ValueOf<T>;
   }
   set value(v: ValueOf<T>) {
-    (this.data as unknown as (number | bigint)[])[0] = toRaw(this.info, this.typecode, v);
+    this.write(0, toRaw(this.info, this.typecode, v));
   }
 
   /** @internal */
@@ -293,6 +315,17 @@ export class Value<T extends TypeCode = TypeCode> {
   }
 }
 
+/** Python's slice bounds `[start, end)` over `n` elements. */
+function bounds(n: number, start?: number, end?: number): [number, number] {
+  const norm = (x: number | undefined, dflt: number): number => {
+    if (x === undefined) return dflt;
+    const t = Math.trunc(x) || 0;
+    return t < 0 ? Math.max(0, n + t) : Math.min(n, t);
+  };
+  const from = norm(start, 0);
+  return [from, Math.max(from, norm(end, n))];
+}
+
 /** What an Array can be created from. */
 export type ArrayInit<T extends TypeCode> = number | Iterable<ValueOf<T>> | (T extends 'c' ? string | Uint8Array : never);
 
@@ -325,7 +358,7 @@ export class RawArray<T extends TypeCode = TypeCode> extends CtypesBase<T> imple
   constructor(typecode: T, sizeOrItems: ArrayInit<T>, from?: CtypesInit) {
     const { length, items } = from ? { length: from[kInit].length, items: null } : itemsOf(typecode, sizeOrItems);
     super(typecode, length, from?.[kInit].seg);
-    if (items instanceof Uint8Array) (this.data as Uint8Array).set(items);
+    if (items instanceof Uint8Array && this.acc === null) (this.data as Uint8Array).set(items);
     else if (items) for (let i = 0; i < items.length; i++) this.#put(i, items[i]);
   }
 
@@ -337,7 +370,7 @@ export class RawArray<T extends TypeCode = TypeCode> extends CtypesBase<T> imple
   }
 
   #put(j: number, v: unknown): void {
-    (this.data as unknown as (number | bigint)[])[j] = toRaw(this.info, this.typecode, v);
+    this.write(j, toRaw(this.info, this.typecode, v));
   }
 
   /** Number of elements. */
@@ -347,7 +380,7 @@ export class RawArray<T extends TypeCode = TypeCode> extends CtypesBase<T> imple
 
   /** Element `i` (negative counts from the end). @throws RangeError out of range. */
   get(i: number): ValueOf<T> {
-    return fromRaw(this.info, this.data[this.#index(i)]!) as ValueOf<T>;
+    return fromRaw(this.info, this.read(this.#index(i))) as ValueOf<T>;
   }
 
   /** Sets element `i`. @throws RangeError out of range; TypeError for a value of the wrong type. */
@@ -357,7 +390,13 @@ export class RawArray<T extends TypeCode = TypeCode> extends CtypesBase<T> imple
 
   /** Elements `start` to `end` (exclusive) as a plain array, like Python's slice. */
   slice(start?: number, end?: number): ValueOf<T>[] {
-    return Array.from(this.data.slice(start, end) as ArrayLike<number | bigint>, (x) => fromRaw(this.info, x) as ValueOf<T>);
+    if (this.acc === null) {
+      return Array.from(this.data.slice(start, end) as ArrayLike<number | bigint>, (x) => fromRaw(this.info, x) as ValueOf<T>);
+    }
+    const [from, to] = bounds(this.n, start, end);
+    const out: ValueOf<T>[] = [];
+    for (let j = from; j < to; j++) out.push(fromRaw(this.info, this.read(j)) as ValueOf<T>);
+    return out;
   }
 
   /** A copy of the elements as a plain array. */
@@ -365,15 +404,23 @@ export class RawArray<T extends TypeCode = TypeCode> extends CtypesBase<T> imple
     return this.slice();
   }
 
-  /** The typed array over the shared memory itself (no copy, no lock). */
+  /**
+   * The typed array over the shared memory itself (no copy, no lock). Under
+   * the koffi fallback it views a plain `ArrayBuffer`: use `Atomics` on it for
+   * elements other workers change. @throws ProcessError in a broker child (the
+   * memory is in the parent).
+   */
   get view(): TypedArrayOf<T> {
+    if (this.seg.remote !== null) {
+      throw new ProcessError("Array.view is not available in a broker child: the memory lives in the parent process; use get/set/toArray");
+    }
     return this.data as TypedArrayOf<T>;
   }
 
   /** `'c'` arrays: the bytes up to the first NUL, as a string (Python's `.value`). */
   get value(): string {
     this.#charOnly('value');
-    const bytes = this.data as Uint8Array;
+    const bytes = this.#bytes();
     const end = bytes.indexOf(0);
     return Buffer.from(bytes.subarray(0, end < 0 ? bytes.length : end)).toString('latin1');
   }
@@ -381,19 +428,32 @@ export class RawArray<T extends TypeCode = TypeCode> extends CtypesBase<T> imple
     this.#charOnly('value');
     const bytes = Buffer.from(s, 'latin1');
     if (bytes.length > this.n) throw new RangeError(`byte string too long (${bytes.length} > ${this.n})`);
-    (this.data as Uint8Array).set(bytes);
-    if (bytes.length < this.n) (this.data as Uint8Array)[bytes.length] = 0;
+    this.#setBytes(bytes);
+    if (bytes.length < this.n) this.write(bytes.length, 0);
   }
 
   /** `'c'` arrays: a copy of all the bytes (Python's `.raw`). */
   get raw(): Uint8Array {
     this.#charOnly('raw');
-    return (this.data as Uint8Array).slice();
+    return this.#bytes();
   }
   set raw(b: Uint8Array) {
     this.#charOnly('raw');
     if (b.length > this.n) throw new RangeError(`byte string too long (${b.length} > ${this.n})`);
-    (this.data as Uint8Array).set(b);
+    this.#setBytes(b);
+  }
+
+  /** A copy of the bytes of a `'c'` array. */
+  #bytes(): Uint8Array {
+    if (this.acc === null) return (this.data as Uint8Array).slice();
+    const out = new Uint8Array(this.n);
+    for (let j = 0; j < this.n; j++) out[j] = this.read(j) as number;
+    return out;
+  }
+
+  #setBytes(b: Uint8Array): void {
+    if (this.acc === null) (this.data as Uint8Array).set(b);
+    else for (let j = 0; j < b.length; j++) this.write(j, b[j]!);
   }
 
   #charOnly(what: string): void {
@@ -402,7 +462,7 @@ export class RawArray<T extends TypeCode = TypeCode> extends CtypesBase<T> imple
 
   /** Iterates over the elements. */
   *[Symbol.iterator](): Iterator<ValueOf<T>> {
-    for (let i = 0; i < this.n; i++) yield fromRaw(this.info, this.data[i]!) as ValueOf<T>;
+    for (let i = 0; i < this.n; i++) yield fromRaw(this.info, this.read(i)) as ValueOf<T>;
   }
 
   /** @internal */

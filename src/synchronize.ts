@@ -4,9 +4,11 @@
  * Condition, Event, Barrier.
  *
  * Every object lives in a shared-memory segment and is driven with atomics and
- * one wait/wake protocol (futex across processes with the native part,
- * `Atomics.wait` between threads without it). No message goes through a
- * broker. Blocking calls are async (the event loop keeps running) and have
+ * one wait/wake protocol (futex across processes with the native part or
+ * koffi, `Atomics.wait` between threads without them). Only the last
+ * fallback, a `'process'` child of a parent with neither, goes through a
+ * broker thread in the parent, which runs the same word operations there
+ * (internal/word-ops). Blocking calls are async (the event loop keeps running) and have
  * `Sync` twins that block the calling thread. Any of these objects can be
  * passed to a child (in `args`, a subclass's fields, at any depth) and arrives
  * there as a handle to the same object.
@@ -15,7 +17,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ProcessError, BrokenBarrierError } from './errors.js';
 import { allocate, attach, segmentRef, type Segment, type SegmentRef } from './internal/segments.js';
-import { waitSync, waitAsync, notify, SLICE_MS } from './internal/waiting.js';
+import { SLICE_MS } from './internal/waiting.js';
+import { LOCAL_OPS, type WordOps } from './internal/word-ops.js';
+import { remoteOps } from './internal/broker-client.js';
 import { REDUCE, registerHandleKind, currentTransport, type Reduced } from './reduction.js';
 import { lookupFunction } from './fnref.js';
 import { getLogger } from './logging.js';
@@ -81,10 +85,16 @@ function msTimeout(ms: unknown, name: string): number {
   return t === undefined ? Infinity : Math.max(0, t);
 }
 
-/** Base of every shared object: a segment, an Int32 view and a BigInt64 view over it. */
+/**
+ * Base of every shared object: a segment, an Int32 view and a BigInt64 view
+ * over it, and the operations on its words (`Atomics` for memory of this
+ * process, remote ones in a broker child).
+ */
 abstract class Shared {
   /** @internal */
   protected readonly seg: Segment;
+  /** @internal */
+  protected readonly A: WordOps;
   /** @internal */
   protected readonly i32: Int32Array;
   /** @internal */
@@ -93,13 +103,14 @@ abstract class Shared {
   /** @internal */
   protected constructor(seg: Segment, bytes: number) {
     this.seg = seg;
+    this.A = seg.remote === null ? LOCAL_OPS : remoteOps(seg.remote);
     this.i32 = new Int32Array(seg.sab, seg.base, bytes / 4);
     this.i64 = new BigInt64Array(seg.sab, seg.base, bytes / 8);
   }
 
   /** @internal */
   protected static segmentFor(bytes: number, from?: SegmentRef): Segment {
-    return from ? attach(from) : allocate(bytes);
+    return from ? attach(from, { broker: true }) : allocate(bytes, { broker: true });
   }
 
   /** @internal */
@@ -148,7 +159,7 @@ abstract class MutexBase extends Shared {
 
   /** @internal one attempt to take the mutex. */
   protected tryTake(): boolean {
-    if (Atomics.compareExchange(this.i32, S, 0, 1) === 0) {
+    if (this.A.compareExchange(this.i32, S, 0, 1) === 0) {
       this.setOwner();
       return true;
     }
@@ -157,19 +168,19 @@ abstract class MutexBase extends Shared {
 
   /** @internal */
   protected setOwner(): void {
-    this.i32[OWNER_PID] = MY_PID; // ordered before the atomic store below
-    Atomics.store(this.i32, OWNER_TID, MY_TID);
+    this.A.set(this.i32, OWNER_PID, MY_PID); // ordered before the atomic store below
+    this.A.store(this.i32, OWNER_TID, MY_TID);
   }
 
   /** @internal owner key, for messages and liveness. */
   protected ownerKey(): bigint {
-    return (BigInt(Atomics.load(this.i32, OWNER_PID)) << 32n) | BigInt(Atomics.load(this.i32, OWNER_TID));
+    return (BigInt(this.A.load(this.i32, OWNER_PID)) << 32n) | BigInt(this.A.load(this.i32, OWNER_TID));
   }
 
   /** @internal brief spinning before sleeping: most contention ends within it. */
   protected spinTake(): boolean {
     for (let k = 0; k < SPINS; k++) {
-      if (Atomics.load(this.i32, S) === 0 && Atomics.compareExchange(this.i32, S, 0, 1) === 0) {
+      if (this.A.load(this.i32, S) === 0 && this.A.compareExchange(this.i32, S, 0, 1) === 0) {
         this.setOwner();
         return true;
       }
@@ -182,14 +193,14 @@ abstract class MutexBase extends Shared {
     const owner = this.ownerKey();
     if (owner === 0n || ownerAlive(owner)) return false;
     // One waiter takes over; the others see a live owner (the taker) afterwards.
-    if (Atomics.compareExchange(this.i32, TAKE, 0, 1) !== 0) return false;
+    if (this.A.compareExchange(this.i32, TAKE, 0, 1) !== 0) return false;
     try {
-      if (this.ownerKey() !== owner || Atomics.load(this.i32, S) === 0) return false;
+      if (this.ownerKey() !== owner || this.A.load(this.i32, S) === 0) return false;
       this.setOwner();
-      Atomics.store(this.i32, S, 2);
-      Atomics.store(this.i32, COUNT, 0);
+      this.A.store(this.i32, S, 2);
+      this.A.store(this.i32, COUNT, 0);
     } finally {
-      Atomics.store(this.i32, TAKE, 0);
+      this.A.store(this.i32, TAKE, 0);
     }
     getLogger().warn(
       `${this.kindName} was held by ${describeKey(owner)}, which ended without releasing it; ${describeKey(SELF)} took it over`,
@@ -201,15 +212,15 @@ abstract class MutexBase extends Shared {
   protected lockSync(timeout: number): boolean {
     if (this.spinTake()) return true;
     const deadline = now() + timeout;
-    let c = Atomics.exchange(this.i32, S, 2);
+    let c = this.A.exchange(this.i32, S, 2);
     while (c !== 0) {
       const left = deadline - now();
       if (left <= 0) return false;
-      Atomics.add(this.i32, SLEEPERS, 1);
-      const r = waitSync(this.i32, S, 2, left);
-      Atomics.sub(this.i32, SLEEPERS, 1);
+      this.A.add(this.i32, SLEEPERS, 1);
+      const r = this.A.waitSync(this.i32, S, 2, left);
+      this.A.sub(this.i32, SLEEPERS, 1);
       if (r !== 'not-equal' && this.takeOverIfDead()) return true;
-      c = Atomics.exchange(this.i32, S, 2);
+      c = this.A.exchange(this.i32, S, 2);
     }
     this.setOwner();
     return true;
@@ -219,21 +230,21 @@ abstract class MutexBase extends Shared {
   protected async lockAsync(timeout: number, signal?: AbortSignal): Promise<boolean> {
     if (this.spinTake()) return true;
     const deadline = now() + timeout;
-    let c = Atomics.exchange(this.i32, S, 2);
+    let c = this.A.exchange(this.i32, S, 2);
     while (c !== 0) {
       const left = deadline - now();
       if (left <= 0) return false;
       // An abort rejects here; having marked the lock contended only costs the holder one
       // wake-up call at release.
-      Atomics.add(this.i32, SLEEPERS, 1);
+      this.A.add(this.i32, SLEEPERS, 1);
       let r: string;
       try {
-        r = await waitAsync(this.i32, S, 2, left, signal);
+        r = await this.A.waitAsync(this.i32, S, 2, left, signal);
       } finally {
-        Atomics.sub(this.i32, SLEEPERS, 1);
+        this.A.sub(this.i32, SLEEPERS, 1);
       }
       if (r !== 'not-equal' && this.takeOverIfDead()) return true;
-      c = Atomics.exchange(this.i32, S, 2);
+      c = this.A.exchange(this.i32, S, 2);
     }
     this.setOwner();
     return true;
@@ -242,11 +253,11 @@ abstract class MutexBase extends Shared {
   /** @internal */
   protected unlock(): void {
     // Thread id first: a key read half-way is then (pid, 0), which counts as alive.
-    Atomics.store(this.i32, OWNER_TID, 0);
-    this.i32[OWNER_PID] = 0;
+    this.A.store(this.i32, OWNER_TID, 0);
+    this.A.set(this.i32, OWNER_PID, 0);
     // A waiter counts itself before it sleeps and its wait re-checks the state word, so
     // skipping the wake-up when nobody sleeps loses nothing.
-    if (Atomics.exchange(this.i32, S, 0) === 2 && Atomics.load(this.i32, SLEEPERS) > 0) notify(this.i32, S, 1);
+    if (this.A.exchange(this.i32, S, 0) === 2 && this.A.load(this.i32, SLEEPERS) > 0) this.A.notify(this.i32, S, 1);
   }
 
   /**
@@ -255,7 +266,8 @@ abstract class MutexBase extends Shared {
    */
   protected heldBySelf(): boolean {
     const a = this.i32;
-    return a[OWNER_TID] === MY_TID && a[OWNER_PID] === MY_PID && a[S] !== 0;
+    const A = this.A;
+    return A.get(a, OWNER_TID) === MY_TID && A.get(a, OWNER_PID) === MY_PID && A.get(a, S) !== 0;
   }
 
   /** Acquires, runs `fn`, and releases even when `fn` throws (Python's `with lock:`). */
@@ -320,7 +332,7 @@ export class Lock extends MutexBase {
 
   /** Releases the lock. @throws ProcessError when it is not held. */
   release(): void {
-    if (Atomics.load(this.i32, S) === 0) {
+    if (this.A.load(this.i32, S) === 0) {
       throw new ProcessError('semaphore or lock released too many times: release() on a Lock that is not held');
     }
     this.unlock();
@@ -355,7 +367,7 @@ export class Lock extends MutexBase {
   /** Python-style description. */
   override toString(): string {
     const owner = this.ownerKey();
-    return `<Lock(owner=${Atomics.load(this.i32, S) === 0 ? 'None' : owner === SELF ? 'self' : describeKey(owner)})>`;
+    return `<Lock(owner=${this.A.load(this.i32, S) === 0 ? 'None' : owner === SELF ? 'self' : describeKey(owner)})>`;
   }
 }
 
@@ -375,13 +387,13 @@ export class RLock extends MutexBase {
   }
 
   #mine(ctx: number): boolean {
-    return this.heldBySelf() && this.i32[CTX] === ctx;
+    return this.heldBySelf() && this.A.get(this.i32, CTX) === ctx;
   }
 
   #take(ctx: number): boolean {
     if (!this.tryTake()) return false;
-    this.i32[CTX] = ctx;
-    this.i32[COUNT] = 1;
+    this.A.set(this.i32, CTX, ctx);
+    this.A.set(this.i32, COUNT, 1);
     return true;
   }
 
@@ -390,7 +402,7 @@ export class RLock extends MutexBase {
     if (options !== undefined) parseAcquire(options, 'acquire').signal?.throwIfAborted();
     const ctx = contextId();
     if (this.#mine(ctx)) {
-      this.i32[COUNT]++;
+      this.A.set(this.i32, COUNT, this.A.get(this.i32, COUNT) + 1);
       return true;
     }
     if (this.#take(ctx)) return true;
@@ -398,8 +410,8 @@ export class RLock extends MutexBase {
     o.signal?.throwIfAborted();
     if (!o.block) return false;
     if (!(await this.lockAsync(o.timeout, o.signal))) return false;
-    Atomics.store(this.i32, CTX, ctx);
-    Atomics.store(this.i32, COUNT, 1);
+    this.A.store(this.i32, CTX, ctx);
+    this.A.store(this.i32, COUNT, 1);
     return true;
   }
 
@@ -411,7 +423,7 @@ export class RLock extends MutexBase {
   acquireSync(options?: Omit<AcquireOptions, 'signal'>): boolean {
     const ctx = contextId();
     if (this.#mine(ctx)) {
-      this.i32[COUNT]++;
+      this.A.set(this.i32, COUNT, this.A.get(this.i32, COUNT) + 1);
       return true;
     }
     if (this.#take(ctx)) return true;
@@ -423,8 +435,8 @@ export class RLock extends MutexBase {
       );
     }
     if (!this.lockSync(o.timeout)) return false;
-    Atomics.store(this.i32, CTX, ctx);
-    Atomics.store(this.i32, COUNT, 1);
+    this.A.store(this.i32, CTX, ctx);
+    this.A.store(this.i32, COUNT, 1);
     return true;
   }
 
@@ -449,7 +461,9 @@ export class RLock extends MutexBase {
     if (!this.#mine(contextId())) {
       throw new ProcessError('cannot release un-acquired lock: this RLock is not held by the caller (thread and async task)');
     }
-    if (--this.i32[COUNT]! === 0) this.unlock();
+    const count = this.A.get(this.i32, COUNT) - 1;
+    this.A.set(this.i32, COUNT, count);
+    if (count === 0) this.unlock();
   }
 
   /** @internal */
@@ -459,13 +473,13 @@ export class RLock extends MutexBase {
 
   /** @internal true when the caller already holds it (so a nested acquire+release is a no-op). */
   _ownsNow(): boolean {
-    return this.heldBySelf() && this.i32[CTX] === contextId();
+    return this.heldBySelf() && this.A.get(this.i32, CTX) === contextId();
   }
 
   /** @internal */
   _releaseSave(): number {
-    const count = Atomics.load(this.i32, COUNT);
-    Atomics.store(this.i32, COUNT, 0);
+    const count = this.A.load(this.i32, COUNT);
+    this.A.store(this.i32, COUNT, 0);
     this.unlock();
     return count;
   }
@@ -474,16 +488,16 @@ export class RLock extends MutexBase {
   _acquireRestoreSync(saved: number): void {
     const ctx = contextId();
     if (!this.tryTake()) this.lockSync(Infinity);
-    Atomics.store(this.i32, CTX, ctx);
-    Atomics.store(this.i32, COUNT, saved);
+    this.A.store(this.i32, CTX, ctx);
+    this.A.store(this.i32, COUNT, saved);
   }
 
   /** @internal */
   async _acquireRestore(saved: number): Promise<void> {
     const ctx = contextId();
     if (!this.tryTake()) await this.lockAsync(Infinity);
-    Atomics.store(this.i32, CTX, ctx);
-    Atomics.store(this.i32, COUNT, saved);
+    this.A.store(this.i32, CTX, ctx);
+    this.A.store(this.i32, COUNT, saved);
   }
 
   /** @internal */
@@ -493,9 +507,9 @@ export class RLock extends MutexBase {
 
   /** Python-style description. */
   override toString(): string {
-    const held = Atomics.load(this.i32, S) !== 0;
+    const held = this.A.load(this.i32, S) !== 0;
     const owner = this.ownerKey();
-    return `<RLock(${held ? (owner === SELF ? 'self' : describeKey(owner)) : 'None'}, ${held ? Atomics.load(this.i32, COUNT) : 0})>`;
+    return `<RLock(${held ? (owner === SELF ? 'self' : describeKey(owner)) : 'None'}, ${held ? this.A.load(this.i32, COUNT) : 0})>`;
   }
 }
 
@@ -523,15 +537,15 @@ export class Semaphore extends Shared {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
       throw new RangeError(`semaphore initial value must be an integer >= 0; received ${String(value)}`);
     }
-    this.i32[0] = value;
-    this.i32[2] = -1;
+    this.A.store(this.i32, 0, value);
+    this.A.store(this.i32, 2, -1);
   }
 
   #tryTake(): boolean {
     for (;;) {
-      const v = Atomics.load(this.i32, 0);
+      const v = this.A.load(this.i32, 0);
       if (v <= 0) return false;
-      if (Atomics.compareExchange(this.i32, 0, v, v - 1) === v) return true;
+      if (this.A.compareExchange(this.i32, 0, v, v - 1) === v) return true;
     }
   }
 
@@ -542,16 +556,16 @@ export class Semaphore extends Shared {
     if (this.#tryTake()) return true;
     if (!o.block) return false;
     const deadline = now() + o.timeout;
-    Atomics.add(this.i32, 1, 1);
+    this.A.add(this.i32, 1, 1);
     try {
       for (;;) {
         if (this.#tryTake()) return true;
         const left = deadline - now();
         if (left <= 0) return false;
-        await waitAsync(this.i32, 0, 0, left, o.signal);
+        await this.A.waitAsync(this.i32, 0, 0, left, o.signal);
       }
     } finally {
-      Atomics.sub(this.i32, 1, 1);
+      this.A.sub(this.i32, 1, 1);
     }
   }
 
@@ -561,35 +575,35 @@ export class Semaphore extends Shared {
     const o = parseAcquire(options, 'acquireSync');
     if (!o.block) return false;
     const deadline = now() + o.timeout;
-    Atomics.add(this.i32, 1, 1);
+    this.A.add(this.i32, 1, 1);
     try {
       for (;;) {
         if (this.#tryTake()) return true;
         const left = deadline - now();
         if (left <= 0) return false;
-        waitSync(this.i32, 0, 0, left);
+        this.A.waitSync(this.i32, 0, 0, left);
       }
     } finally {
-      Atomics.sub(this.i32, 1, 1);
+      this.A.sub(this.i32, 1, 1);
     }
   }
 
   /** Gives a permit back. @throws ProcessError on a BoundedSemaphore released above its initial value. */
   release(): void {
-    const bound = Atomics.load(this.i32, 2);
+    const bound = this.A.load(this.i32, 2);
     for (;;) {
-      const v = Atomics.load(this.i32, 0);
+      const v = this.A.load(this.i32, 0);
       if (bound >= 0 && v >= bound) {
         throw new ProcessError('semaphore or lock released too many times: a BoundedSemaphore cannot go above its initial value');
       }
-      if (Atomics.compareExchange(this.i32, 0, v, v + 1) === v) break;
+      if (this.A.compareExchange(this.i32, 0, v, v + 1) === v) break;
     }
-    if (Atomics.load(this.i32, 1) > 0) notify(this.i32, 0, 1);
+    if (this.A.load(this.i32, 1) > 0) this.A.notify(this.i32, 0, 1);
   }
 
   /** Current number of permits (Python's `get_value()`). */
   getValue(): number {
-    return Atomics.load(this.i32, 0);
+    return this.A.load(this.i32, 0);
   }
 
   /** Acquires, runs `fn`, and releases even when `fn` throws. */
@@ -623,7 +637,7 @@ export class BoundedSemaphore extends Semaphore {
   /** @param value - initial (and maximum) number of permits. @default 1 */
   constructor(value: number = 1, init?: { [kInit]: SegmentRef }) {
     super(value, init);
-    if (!init) this.i32[2] = value;
+    if (!init) this.A.store(this.i32, 2, value);
   }
 
   /** @internal */
@@ -688,9 +702,9 @@ export class Condition extends Shared {
 
   #consumeCredit(): boolean {
     for (;;) {
-      const c = Atomics.load(this.i32, 2);
+      const c = this.A.load(this.i32, 2);
       if (c <= 0) return false;
-      if (Atomics.compareExchange(this.i32, 2, c, c - 1) === c) return true;
+      if (this.A.compareExchange(this.i32, 2, c, c - 1) === c) return true;
     }
   }
 
@@ -707,23 +721,23 @@ export class Condition extends Shared {
     const deadline = now() + timeout;
     // Taken while holding the lock: notifications from now on are for this waiter too,
     // earlier ones are not (a newcomer must not take a wake-up meant for older waiters).
-    const start = Atomics.load(this.i32, 0);
-    Atomics.add(this.i32, 1, 1);
+    const start = this.A.load(this.i32, 0);
+    this.A.add(this.i32, 1, 1);
     const saved = this.#lock._releaseSave();
     let notified = false;
     try {
       for (;;) {
-        const seq = Atomics.load(this.i32, 0);
+        const seq = this.A.load(this.i32, 0);
         if (seq !== start && this.#consumeCredit()) {
           notified = true;
           break;
         }
         const left = deadline - now();
         if (left <= 0) break;
-        await waitAsync(this.i32, 0, seq, left, signal);
+        await this.A.waitAsync(this.i32, 0, seq, left, signal);
       }
     } finally {
-      Atomics.sub(this.i32, 1, 1);
+      this.A.sub(this.i32, 1, 1);
       await this.#lock._acquireRestore(saved);
     }
     return notified;
@@ -738,23 +752,23 @@ export class Condition extends Shared {
     this.#assertOwned('wait');
     const timeout = msTimeout(ms, 'ms');
     const deadline = now() + timeout;
-    const start = Atomics.load(this.i32, 0);
-    Atomics.add(this.i32, 1, 1);
+    const start = this.A.load(this.i32, 0);
+    this.A.add(this.i32, 1, 1);
     const saved = this.#lock._releaseSave();
     let notified = false;
     try {
       for (;;) {
-        const seq = Atomics.load(this.i32, 0);
+        const seq = this.A.load(this.i32, 0);
         if (seq !== start && this.#consumeCredit()) {
           notified = true;
           break;
         }
         const left = deadline - now();
         if (left <= 0) break;
-        waitSync(this.i32, 0, seq, left);
+        this.A.waitSync(this.i32, 0, seq, left);
       }
     } finally {
-      Atomics.sub(this.i32, 1, 1);
+      this.A.sub(this.i32, 1, 1);
       this.#lock._acquireRestoreSync(saved);
     }
     return notified;
@@ -812,14 +826,14 @@ export class Condition extends Shared {
   #give(n: number): void {
     // Credits never exceed the waiters: stale credits (their waiters timed out) are dropped here.
     for (;;) {
-      const credits = Atomics.load(this.i32, 2);
-      const waiting = Atomics.load(this.i32, 1);
+      const credits = this.A.load(this.i32, 2);
+      const waiting = this.A.load(this.i32, 1);
       const next = Math.min(credits + n, waiting);
       if (next <= 0 && credits <= 0) return;
-      if (Atomics.compareExchange(this.i32, 2, credits, Math.max(0, next)) === credits) break;
+      if (this.A.compareExchange(this.i32, 2, credits, Math.max(0, next)) === credits) break;
     }
-    Atomics.add(this.i32, 0, 1);
-    notify(this.i32, 0, Infinity);
+    this.A.add(this.i32, 0, 1);
+    this.A.notify(this.i32, 0, Infinity);
   }
 
   /** @internal */
@@ -829,7 +843,7 @@ export class Condition extends Shared {
 
   /** Python-style description. */
   override toString(): string {
-    return `<Condition(${String(this.#lock)}, ${Atomics.load(this.i32, 1)})>`;
+    return `<Condition(${String(this.#lock)}, ${this.A.load(this.i32, 1)})>`;
   }
 }
 
@@ -849,18 +863,18 @@ export class Event extends Shared {
 
   /** True once `set()` was called and `clear()` not since. */
   isSet(): boolean {
-    return Atomics.load(this.i32, 0) === 1;
+    return this.A.load(this.i32, 0) === 1;
   }
 
   /** Sets the flag and wakes every waiter. */
   set(): void {
-    Atomics.store(this.i32, 0, 1);
-    notify(this.i32, 0, Infinity);
+    this.A.store(this.i32, 0, 1);
+    this.A.notify(this.i32, 0, Infinity);
   }
 
   /** Clears the flag. */
   clear(): void {
-    Atomics.store(this.i32, 0, 0);
+    this.A.store(this.i32, 0, 0);
   }
 
   /** Waits until the flag is set, or `ms` passed; resolves to the flag. */
@@ -869,10 +883,10 @@ export class Event extends Shared {
     const signal = validateSignal(options);
     signal?.throwIfAborted();
     const deadline = now() + timeout;
-    while (Atomics.load(this.i32, 0) === 0) {
+    while (this.A.load(this.i32, 0) === 0) {
       const left = deadline - now();
       if (left <= 0) return false;
-      await waitAsync(this.i32, 0, 0, left, signal);
+      await this.A.waitAsync(this.i32, 0, 0, left, signal);
     }
     return true;
   }
@@ -881,10 +895,10 @@ export class Event extends Shared {
   waitSync(ms?: number): boolean {
     const timeout = msTimeout(ms, 'ms');
     const deadline = now() + timeout;
-    while (Atomics.load(this.i32, 0) === 0) {
+    while (this.A.load(this.i32, 0) === 0) {
       const left = deadline - now();
       if (left <= 0) return false;
-      waitSync(this.i32, 0, 0, left);
+      this.A.waitSync(this.i32, 0, 0, left);
     }
     return true;
   }
@@ -947,8 +961,8 @@ export class Barrier extends Shared {
       if (typeof parties !== 'number' || !Number.isInteger(parties) || parties < 1) {
         throw new RangeError(`parties must be an integer >= 1; received ${String(parties)}`);
       }
-      this.i32[B_PARTIES] = parties;
-      this.i32[B_RESETGEN] = -1;
+      this.A.store(this.i32, B_PARTIES, parties);
+      this.A.store(this.i32, B_RESETGEN, -1);
     }
     if (options.action !== undefined && options.action !== null && typeof options.action !== 'function') {
       throw new TypeError(`action must be a function; received ${typeof options.action}`);
@@ -958,30 +972,30 @@ export class Barrier extends Shared {
     if (this.#action && !init) lookupFunction(this.#action);
     const t = validateTimeout(options.timeout, 'options.timeout');
     this.#timeout = t === undefined ? Infinity : Math.max(0, t);
-    this.#mutex = new BarrierMutex(this.i32, this.i64);
+    this.#mutex = new BarrierMutex(this.i32, this.i64, this.A);
   }
 
   /** Number of parties needed to pass the barrier. */
   get parties(): number {
-    return this.i32[B_PARTIES]!;
+    return this.A.load(this.i32, B_PARTIES);
   }
 
   /** Number of parties currently waiting. */
   get nWaiting(): number {
-    return Atomics.load(this.i32, B_BROKEN) ? 0 : Atomics.load(this.i32, B_COUNT);
+    return this.A.load(this.i32, B_BROKEN) ? 0 : this.A.load(this.i32, B_COUNT);
   }
 
   /** True when the barrier is broken (until `reset()`). */
   get broken(): boolean {
-    return Atomics.load(this.i32, B_BROKEN) === 1;
+    return this.A.load(this.i32, B_BROKEN) === 1;
   }
 
   #arrive(): { index: number; gen: number; last: boolean } {
-    if (Atomics.load(this.i32, B_BROKEN)) throw new BrokenBarrierError('the barrier is broken');
-    const index = this.i32[B_COUNT]!;
-    const gen = this.i32[B_GEN]!;
+    if (this.A.load(this.i32, B_BROKEN)) throw new BrokenBarrierError('the barrier is broken');
+    const index = this.A.load(this.i32, B_COUNT);
+    const gen = this.A.load(this.i32, B_GEN);
     if (index + 1 < this.parties) {
-      Atomics.store(this.i32, B_COUNT, index + 1);
+      this.A.store(this.i32, B_COUNT, index + 1);
       this.#register(SELF);
       return { index, gen, last: false };
     }
@@ -990,19 +1004,19 @@ export class Barrier extends Shared {
 
   #register(key: bigint): void {
     for (let i = 0; i < PARTY_SLOTS; i++) {
-      if (Atomics.compareExchange(this.i64, B_SLOTS + i, 0n, key) === 0n) return;
+      if (this.A.compareExchange(this.i64, B_SLOTS + i, 0n, key) === 0n) return;
     }
   }
 
   #unregister(key: bigint): void {
     for (let i = 0; i < PARTY_SLOTS; i++) {
-      if (Atomics.compareExchange(this.i64, B_SLOTS + i, key, 0n) === key) return;
+      if (this.A.compareExchange(this.i64, B_SLOTS + i, key, 0n) === key) return;
     }
   }
 
   #deadParty(): bigint | null {
     for (let i = 0; i < PARTY_SLOTS; i++) {
-      const k = Atomics.load(this.i64, B_SLOTS + i);
+      const k = this.A.load(this.i64, B_SLOTS + i);
       if (k !== 0n && !ownerAlive(k)) return k;
     }
     return null;
@@ -1010,29 +1024,29 @@ export class Barrier extends Shared {
 
   /** Releases everyone waiting on generation `gen` (the last party's step). */
   #release(): void {
-    Atomics.store(this.i32, B_COUNT, 0);
-    Atomics.add(this.i32, B_GEN, 1);
-    notify(this.i32, B_GEN, Infinity);
+    this.A.store(this.i32, B_COUNT, 0);
+    this.A.add(this.i32, B_GEN, 1);
+    this.A.notify(this.i32, B_GEN, Infinity);
   }
 
   #breakLocked(): void {
-    Atomics.store(this.i32, B_BROKEN, 1);
-    for (let i = 0; i < PARTY_SLOTS; i++) Atomics.store(this.i64, B_SLOTS + i, 0n);
-    notify(this.i32, B_GEN, Infinity); // waiters sleep on the generation word
+    this.A.store(this.i32, B_BROKEN, 1);
+    for (let i = 0; i < PARTY_SLOTS; i++) this.A.store(this.i64, B_SLOTS + i, 0n);
+    this.A.notify(this.i32, B_GEN, Infinity); // waiters sleep on the generation word
   }
 
   /** Outcome once a waiter saw the generation move or the barrier break. */
   #outcome(gen: number): 'passed' | 'broken' | 'waiting' {
-    if (Atomics.load(this.i32, B_GEN) !== gen) {
-      return Atomics.load(this.i32, B_RESETGEN) === gen ? 'broken' : 'passed';
+    if (this.A.load(this.i32, B_GEN) !== gen) {
+      return this.A.load(this.i32, B_RESETGEN) === gen ? 'broken' : 'passed';
     }
-    return Atomics.load(this.i32, B_BROKEN) ? 'broken' : 'waiting';
+    return this.A.load(this.i32, B_BROKEN) ? 'broken' : 'waiting';
   }
 
   #onTimeoutOrDeath(gen: number, why: string): never {
     this.#mutex.lockSync();
     try {
-      if (Atomics.load(this.i32, B_GEN) === gen) this.#breakLocked();
+      if (this.A.load(this.i32, B_GEN) === gen) this.#breakLocked();
     } finally {
       this.#mutex.unlock();
     }
@@ -1080,7 +1094,7 @@ export class Barrier extends Shared {
         if (left <= 0) this.#onTimeoutOrDeath(arrival.gen, `Barrier.wait() timed out after ${timeout} ms: the barrier is now broken`);
         let r: string;
         try {
-          r = await waitAsync(this.i32, B_GEN, arrival.gen, Math.min(left, SLICE_MS), signal);
+          r = await this.A.waitAsync(this.i32, B_GEN, arrival.gen, Math.min(left, SLICE_MS), signal);
         } catch (err) {
           // An abort leaves the barrier as it was for the others: withdraw this party.
           this.#withdraw(arrival.gen);
@@ -1099,7 +1113,7 @@ export class Barrier extends Shared {
   #withdraw(gen: number): void {
     this.#mutex.lockSync();
     try {
-      if (Atomics.load(this.i32, B_GEN) === gen && !Atomics.load(this.i32, B_BROKEN)) Atomics.sub(this.i32, B_COUNT, 1);
+      if (this.A.load(this.i32, B_GEN) === gen && !this.A.load(this.i32, B_BROKEN)) this.A.sub(this.i32, B_COUNT, 1);
     } finally {
       this.#mutex.unlock();
     }
@@ -1137,7 +1151,7 @@ export class Barrier extends Shared {
         if (o === 'broken') throw new BrokenBarrierError('the barrier was broken (aborted, reset, timed out, or a party died) while waiting');
         const left = deadline - now();
         if (left <= 0) this.#onTimeoutOrDeath(arrival.gen, `Barrier.waitSync() timed out after ${timeout} ms: the barrier is now broken`);
-        if (waitSync(this.i32, B_GEN, arrival.gen, Math.min(left, SLICE_MS)) !== 'not-equal') {
+        if (this.A.waitSync(this.i32, B_GEN, arrival.gen, Math.min(left, SLICE_MS)) !== 'not-equal') {
           const dead = this.#deadParty();
           if (dead !== null) this.#onTimeoutOrDeath(arrival.gen, `a party (${describeKey(dead)}) died while waiting at the barrier`);
         }
@@ -1161,14 +1175,14 @@ export class Barrier extends Shared {
   reset(): void {
     this.#mutex.lockSync();
     try {
-      if (Atomics.load(this.i32, B_COUNT) > 0 && !Atomics.load(this.i32, B_BROKEN)) {
-        Atomics.store(this.i32, B_RESETGEN, Atomics.load(this.i32, B_GEN));
+      if (this.A.load(this.i32, B_COUNT) > 0 && !this.A.load(this.i32, B_BROKEN)) {
+        this.A.store(this.i32, B_RESETGEN, this.A.load(this.i32, B_GEN));
       }
-      Atomics.store(this.i32, B_COUNT, 0);
-      Atomics.store(this.i32, B_BROKEN, 0);
-      for (let i = 0; i < PARTY_SLOTS; i++) Atomics.store(this.i64, B_SLOTS + i, 0n);
-      Atomics.add(this.i32, B_GEN, 1);
-      notify(this.i32, B_GEN, Infinity);
+      this.A.store(this.i32, B_COUNT, 0);
+      this.A.store(this.i32, B_BROKEN, 0);
+      for (let i = 0; i < PARTY_SLOTS; i++) this.A.store(this.i64, B_SLOTS + i, 0n);
+      this.A.add(this.i32, B_GEN, 1);
+      this.A.notify(this.i32, B_GEN, Infinity);
     } finally {
       this.#mutex.unlock();
     }
@@ -1190,45 +1204,46 @@ class BarrierMutex {
   constructor(
     private readonly i32: Int32Array,
     private readonly i64: BigInt64Array,
+    private readonly A: WordOps,
   ) {}
 
   #take(): boolean {
-    if (Atomics.compareExchange(this.i32, S, 0, 1) === 0) {
-      Atomics.store(this.i64, OWNER, SELF);
+    if (this.A.compareExchange(this.i32, S, 0, 1) === 0) {
+      this.A.store(this.i64, OWNER, SELF);
       return true;
     }
     return false;
   }
 
   #takeOver(): boolean {
-    const owner = Atomics.load(this.i64, OWNER);
+    const owner = this.A.load(this.i64, OWNER);
     if (owner === 0n || ownerAlive(owner)) return false;
-    return Atomics.compareExchange(this.i64, OWNER, owner, SELF) === owner;
+    return this.A.compareExchange(this.i64, OWNER, owner, SELF) === owner;
   }
 
   lockSync(): void {
     if (this.#take()) return;
-    let c = Atomics.exchange(this.i32, S, 2);
+    let c = this.A.exchange(this.i32, S, 2);
     while (c !== 0) {
-      if (waitSync(this.i32, S, 2, SLICE_MS) !== 'not-equal' && this.#takeOver()) return;
-      c = Atomics.exchange(this.i32, S, 2);
+      if (this.A.waitSync(this.i32, S, 2, SLICE_MS) !== 'not-equal' && this.#takeOver()) return;
+      c = this.A.exchange(this.i32, S, 2);
     }
-    Atomics.store(this.i64, OWNER, SELF);
+    this.A.store(this.i64, OWNER, SELF);
   }
 
   async lockAsync(): Promise<void> {
     if (this.#take()) return;
-    let c = Atomics.exchange(this.i32, S, 2);
+    let c = this.A.exchange(this.i32, S, 2);
     while (c !== 0) {
-      if ((await waitAsync(this.i32, S, 2, SLICE_MS)) !== 'not-equal' && this.#takeOver()) return;
-      c = Atomics.exchange(this.i32, S, 2);
+      if ((await this.A.waitAsync(this.i32, S, 2, SLICE_MS)) !== 'not-equal' && this.#takeOver()) return;
+      c = this.A.exchange(this.i32, S, 2);
     }
-    Atomics.store(this.i64, OWNER, SELF);
+    this.A.store(this.i64, OWNER, SELF);
   }
 
   unlock(): void {
-    Atomics.store(this.i64, OWNER, 0n);
-    if (Atomics.exchange(this.i32, S, 0) === 2) notify(this.i32, S, 1);
+    this.A.store(this.i64, OWNER, 0n);
+    if (this.A.exchange(this.i32, S, 0) === 2) this.A.notify(this.i32, S, 1);
   }
 }
 

@@ -11,6 +11,7 @@ import { decode } from '../reduction.js';
 import { loadReference } from '../fnref.js';
 import { getLogger, logToStderr } from '../logging.js';
 import { setLiveTable } from '../internal/liveness.js';
+import { setInheritedMemory } from '../internal/memory.js';
 import { reviveProcess, setCurrentProcess, type Process } from '../process.js';
 import { assertNever, type BootData, type ChildMessage, type LoaderSpec, type ParentMessage, type RunSpec } from '../protocol/messages.js';
 
@@ -138,6 +139,7 @@ export async function childMain(chan: ChildChannel, boot: BootData): Promise<voi
   };
   if (boot.logLevel !== null) logToStderr(boot.logLevel);
   if (boot.liveThreads) setLiveTable(boot.liveThreads);
+  setInheritedMemory(boot.memory);
   if (boot.startMethod === 'thread') redirectThreadOutput();
   process.on('uncaughtException', failAndExit);
   process.on('unhandledRejection', failAndExit);

@@ -1,9 +1,19 @@
 /**
  * Shared memory segments behind the library's objects (locks, values, …).
  *
- * With the native part a segment is a POSIX shared-memory object mapped as a
- * real `SharedArrayBuffer`, so any process can attach it by name; without it,
- * a plain `SharedArrayBuffer` (shared by worker threads only).
+ * How a segment is made depends on the memory mode (internal/memory):
+ * - `native`: a POSIX shared-memory object mapped as a real
+ *   `SharedArrayBuffer` by the addon; any process attaches it by name, a
+ *   worker thread gets the buffer itself;
+ * - `koffi`: the same POSIX object mapped through `koffi` as a plain
+ *   `ArrayBuffer`; every thread and process attaches it by name (an
+ *   `ArrayBuffer` cannot be shared by posting it);
+ * - `local`: a plain `SharedArrayBuffer`, shared by worker threads; a segment
+ *   that may live at a broker (locks, values) crosses to a `'process'` child
+ *   as an id registered with this process's broker thread;
+ * - `broker` (a `'process'` child of a `local` parent): the memory lives in
+ *   the parent; the segment is an id there, reached through
+ *   internal/broker-client, and `sab` is a local stand-in that is never read.
  *
  * Lifetime of named segments: the first 128 bytes hold a table of the
  * processes that have it attached (pid, number of live handles in that
@@ -20,6 +30,9 @@ import { randomBytes } from 'node:crypto';
 import { native } from './native.js';
 import { state } from './state.js';
 import { pidAlive } from './liveness.js';
+import { memoryMode, koffiApi } from './memory.js';
+import { brokerRegister, brokerLookup } from './broker.js';
+import { remoteAllocate } from './broker-client.js';
 import { ProcessError } from '../errors.js';
 import { getLogger } from '../logging.js';
 
@@ -30,11 +43,20 @@ const SLOTS = 15;
 
 /** A piece of shared memory, usable by this thread. */
 export interface Segment {
-  readonly sab: SharedArrayBuffer;
-  /** POSIX name, or null for a thread-only SharedArrayBuffer. */
+  /**
+   * The memory: a `SharedArrayBuffer` (native, local), a plain `ArrayBuffer`
+   * mapped by koffi (use `Atomics` for every shared access), or, in broker
+   * mode, a local stand-in of the right size that holds nothing.
+   */
+  readonly sab: SharedArrayBuffer | ArrayBuffer;
+  /** POSIX name, or null for a process-local or broker segment. */
   readonly name: string | null;
   /** Byte offset where the object's own data starts. */
   readonly base: number;
+  /** Broker mode: the segment's id at the parent's broker (its memory is there). */
+  readonly remote: number | null;
+  /** Whether the segment may live at a broker (its users go through word operations). */
+  readonly brokered: boolean;
 }
 
 /** How a segment travels to another worker. */
@@ -42,6 +64,48 @@ export interface SegmentRef {
   name: string | null;
   sab?: SharedArrayBuffer;
   size: number;
+  /** Id at the broker of the main process (mode local/broker). */
+  remote?: number;
+}
+
+/** Options of `allocate`/`attach`. */
+export interface SegmentOptions {
+  /**
+   * The caller accesses the memory only through the word operations of
+   * internal/word-ops, so the segment may live at a broker. Without it, broker
+   * mode throws (the memory cannot be mapped there).
+   */
+  broker?: boolean;
+}
+
+/** The POSIX shared-memory calls of this mode (null: no named segments). */
+interface Store {
+  create(name: string, size: number): SharedArrayBuffer | ArrayBuffer;
+  open(name: string): SharedArrayBuffer | ArrayBuffer;
+  unlink(name: string): boolean;
+}
+
+let storeOfThread: Store | null | undefined;
+
+/** Named shared memory in this mode, or null (local, broker). */
+export function namedStore(): Store | null {
+  if (storeOfThread !== undefined) return storeOfThread;
+  const mode = memoryMode();
+  if (mode === 'native' && native) {
+    const n = native;
+    storeOfThread = { create: (name, size) => n.shmCreate(name, size), open: (name) => n.shmOpen(name), unlink: (name) => n.shmUnlink(name) };
+  } else if (mode === 'koffi') {
+    const k = koffiApi();
+    storeOfThread = { create: (name, size) => k.shmCreate(name, size).buf, open: (name) => k.shmOpen(name).buf, unlink: (name) => k.shmUnlink(name) };
+  } else storeOfThread = null;
+  return storeOfThread;
+}
+
+function noBroker(what: string): ProcessError {
+  return new ProcessError(
+    `${what} needs memory shared between processes: neither the native part of multiprocessing-ts nor the optional package koffi is usable here, ` +
+      "and only locks, semaphores, conditions, events, barriers and values can go through the parent's broker. Install a C++ toolchain (or koffi), or use getContext('thread').",
+  );
 }
 
 interface SegState {
@@ -59,7 +123,7 @@ function ss(): SegState {
   return (g[KEY] ??= { seq: 0, cache: new Map(), registry: null, attachedHere: new Map(), exitHook: false, swept: false });
 }
 
-function header(sab: SharedArrayBuffer): Int32Array {
+function header(sab: SharedArrayBuffer | ArrayBuffer): Int32Array {
   return new Int32Array(sab, 0, HEADER_BYTES / 4);
 }
 
@@ -74,7 +138,7 @@ function unlockHeader(h: Int32Array): void {
 }
 
 /** Adds `delta` handles of this process to the segment's table; returns the number of processes attached. */
-function account(sab: SharedArrayBuffer, delta: number, clearAll = false): number {
+function account(sab: SharedArrayBuffer | ArrayBuffer, delta: number, clearAll = false): number {
   const h = header(sab);
   const pid = process.pid;
   lockHeader(h);
@@ -103,6 +167,20 @@ function account(sab: SharedArrayBuffer, delta: number, clearAll = false): numbe
   }
 }
 
+/**
+ * Whether a process in the table still runs (this one too, while another of
+ * its threads holds a handle); those killed, children this process
+ * terminated say, never let go.
+ */
+function othersAlive(sab: SharedArrayBuffer | ArrayBuffer): boolean {
+  const h = header(sab);
+  for (let i = 0; i < SLOTS; i++) {
+    const p = Atomics.load(h, 2 + i * 2);
+    if (p !== 0 && pidAlive(p)) return true;
+  }
+  return false;
+}
+
 function detach(name: string, clearAll = false): void {
   const st = ss();
   const n = st.attachedHere.get(name) ?? 0;
@@ -111,24 +189,71 @@ function detach(name: string, clearAll = false): void {
     return;
   }
   st.attachedHere.delete(name);
+  const hit = st.cache.get(name)?.deref();
   st.cache.delete(name);
-  if (!native) return;
-  let sab: SharedArrayBuffer;
+  const store = namedStore();
+  if (!store) return;
+  let sab: SharedArrayBuffer | ArrayBuffer;
   try {
-    sab = native.shmOpen(name);
+    sab = hit?.sab ?? store.open(name);
   } catch {
     return; // already unlinked
   }
-  if (account(sab, clearAll ? 0 : -1, clearAll) === 0) native.shmUnlink(name);
+  if (account(sab, clearAll ? 0 : -1, clearAll) === 0 || !othersAlive(sab)) store.unlink(name);
 }
 
 function installExitHook(st: SegState): void {
-  if (st.exitHook || !isMainThread) return;
+  if (st.exitHook) return;
   st.exitHook = true;
-  // The whole process is going: drop its handles from every table (threads included).
+  if (!isMainThread) {
+    // A worker thread that ends normally lets go of its handles (a terminated one cannot:
+    // the main thread's sweep at exit covers it).
+    process.once('exit', () => {
+      for (const name of [...st.attachedHere.keys()]) detach(name);
+    });
+    return;
+  }
+  // The whole process is going: drop it from the table of every segment it may have
+  // attached, whichever thread did (threads' handles are not known here).
   process.once('exit', () => {
     for (const name of [...st.attachedHere.keys()]) detach(name, true);
+    leaveAll();
   });
+}
+
+/** At exit of the process: removes this pid from every library segment's table. */
+function leaveAll(): void {
+  const store = namedStore();
+  if (!store) return;
+  let names: string[];
+  try {
+    names = readdirSync('/dev/shm').filter((n) => n.startsWith('mpts-'));
+  } catch {
+    return;
+  }
+  for (const file of names) {
+    try {
+      const sab = store.open(`/${file}`);
+      const h = header(sab);
+      if (h[0] !== MAGIC) continue;
+      let mine = false;
+      for (let i = 0; i < SLOTS; i++) if (Atomics.load(h, 2 + i * 2) === process.pid) mine = true;
+      // Only segments this process was in: one just created elsewhere has an empty table a moment.
+      if (!mine) continue;
+      if (account(sab, 0, true) === 0 || !othersAlive(sab)) store.unlink(`/${file}`);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+}
+
+/**
+ * Makes sure this process's exit cleans the segments its threads attached
+ * (called when a worker thread is started, which may attach segments the
+ * main thread never sees).
+ */
+export function watchSegments(): void {
+  if (isMainThread && namedStore()) installExitHook(ss());
 }
 
 function track(seg: Segment): Segment {
@@ -145,7 +270,8 @@ function track(seg: Segment): Segment {
 /** Unlinks segments left by programs that died without cleaning up. */
 function sweepLeftovers(): void {
   const st = ss();
-  if (st.swept || !native || !state().isMain) return;
+  const store = namedStore();
+  if (st.swept || !store || !state().isMain) return;
   st.swept = true;
   let names: string[];
   try {
@@ -156,7 +282,7 @@ function sweepLeftovers(): void {
   let removed = 0;
   for (const file of names) {
     try {
-      const sab = native.shmOpen(`/${file}`);
+      const sab = store.open(`/${file}`);
       const h = header(sab);
       if (h[0] !== MAGIC) continue;
       let alive = false;
@@ -164,7 +290,7 @@ function sweepLeftovers(): void {
         const p = h[2 + i * 2]!;
         if (p !== 0 && pidAlive(p)) alive = true;
       }
-      if (!alive && native.shmUnlink(`/${file}`)) removed++;
+      if (!alive && store.unlink(`/${file}`)) removed++;
     } catch {
       /* raced with its owner: leave it */
     }
@@ -173,45 +299,71 @@ function sweepLeftovers(): void {
 }
 
 /** Allocates a segment with `size` bytes of data for a library object. */
-export function allocate(size: number): Segment {
+export function allocate(size: number, options: SegmentOptions = {}): Segment {
   const st = ss();
-  if (!native) return { sab: new SharedArrayBuffer(size), name: null, base: 0 };
+  const brokered = options.broker === true;
+  const store = namedStore();
+  if (!store) {
+    if (memoryMode() === 'broker') {
+      if (!brokered) throw noBroker('this object');
+      return { sab: new ArrayBuffer(size), name: null, base: 0, remote: remoteAllocate(size), brokered };
+    }
+    return { sab: new SharedArrayBuffer(size), name: null, base: 0, remote: null, brokered };
+  }
   sweepLeftovers();
   const name = `/mpts-${process.pid}-${++st.seq}-${randomBytes(4).toString('hex')}`;
-  const sab = native.shmCreate(name, HEADER_BYTES + size);
+  const sab = store.create(name, HEADER_BYTES + size);
   const h = header(sab);
-  h[0] = MAGIC;
+  Atomics.store(h, 0, MAGIC);
   account(sab, 1);
-  const seg = track({ sab, name, base: HEADER_BYTES });
-  // account() above counted the creating handle; track() counted it in this process.
-  return seg;
+  // account() above counted the creating handle in the table; track() counts it in this thread.
+  return track({ sab, name, base: HEADER_BYTES, remote: null, brokered });
 }
 
 /**
  * What a worker needs to reach the segment. A worker thread gets the buffer
- * itself; another process gets the name.
+ * itself when it is a SharedArrayBuffer, the name otherwise; another process
+ * gets the name, or the segment's id at the broker.
  */
 export function segmentRef(seg: Segment, transport: 'thread' | 'process', size: number): SegmentRef {
-  if (transport === 'thread') return { name: seg.name, sab: seg.sab, size };
-  if (seg.name === null) {
+  if (seg.remote !== null) return { name: null, size, remote: seg.remote };
+  if (seg.name !== null) {
+    if (transport === 'thread' && seg.sab instanceof SharedArrayBuffer) return { name: seg.name, sab: seg.sab, size };
+    return { name: seg.name, size };
+  }
+  const sab = seg.sab as SharedArrayBuffer;
+  if (transport === 'thread') return { name: null, sab, size };
+  if (!seg.brokered) {
     throw new ProcessError(
-      "this object lives in memory that only worker threads can share: the native part of multiprocessing-ts (built at install) is missing, so objects cannot cross to the 'process' start method. Reinstall with a C++ toolchain, or use getContext('thread').",
+      "this object lives in memory that only worker threads can share: neither the native part of multiprocessing-ts (built at install) nor the optional package koffi is usable, so it cannot cross to the 'process' start method. Reinstall with a C++ toolchain (or install koffi), or use getContext('thread').",
     );
   }
-  return { name: seg.name, size };
+  return { name: null, size, remote: brokerRegister(sab) };
 }
 
 /** Reaches a segment described by a SegmentRef (attaching by name if needed). */
-export function attach(ref: SegmentRef): Segment {
+export function attach(ref: SegmentRef, options: SegmentOptions = {}): Segment {
   const st = ss();
+  const brokered = options.broker === true;
+  if (ref.remote !== undefined) {
+    if (memoryMode() === 'broker') {
+      if (!brokered) throw noBroker('this object');
+      return { sab: new ArrayBuffer(ref.size), name: null, base: 0, remote: ref.remote, brokered };
+    }
+    // Back in the process that owns the broker: the memory itself.
+    const sab = brokerLookup(ref.remote);
+    if (!sab) throw new ProcessError(`shared object ${ref.remote} is unknown to this process's broker`);
+    return { sab, name: null, base: 0, remote: null, brokered };
+  }
   if (ref.name !== null) {
     const hit = st.cache.get(ref.name)?.deref();
     if (hit) return hit;
-    if (!native) throw new ProcessError('cannot attach a named shared memory segment: the native part is missing');
-    const sab = ref.sab ?? native.shmOpen(ref.name);
+    const store = namedStore();
+    if (!store) throw new ProcessError('cannot attach a named shared memory segment: neither the native part nor koffi is usable here');
+    const sab = ref.sab ?? store.open(ref.name);
     account(sab, 1);
-    return track({ sab, name: ref.name, base: HEADER_BYTES });
+    return track({ sab, name: ref.name, base: HEADER_BYTES, remote: null, brokered });
   }
   if (!ref.sab) throw new ProcessError('a thread-only shared object reached another process');
-  return { sab: ref.sab, name: null, base: 0 };
+  return { sab: ref.sab, name: null, base: 0, remote: null, brokered };
 }

@@ -17,6 +17,9 @@ import { loaderSpec } from './loaders.js';
 import { liveTable } from './liveness.js';
 import { state } from './state.js';
 import { getLogger } from '../logging.js';
+import { memoryForChild } from './memory.js';
+import { brokerPath } from './broker.js';
+import { watchSegments } from './segments.js';
 
 type Method = 'thread' | 'process';
 
@@ -65,6 +68,7 @@ function envKey(env: NodeJS.ProcessEnv): string {
 export function bootData(method: Method): BootData {
   const logger = getLogger();
   const live = method === 'thread' ? liveTable() : null;
+  if (method === 'thread') watchSegments();
   return {
     ...(live ? { liveThreads: live.buffer as SharedArrayBuffer } : {}),
     v: 1,
@@ -73,6 +77,7 @@ export function bootData(method: Method): BootData {
     preload: [...state().targetModules],
     parentPid: process.pid,
     logLevel: logger.isEnabledFor(logger.level) ? logger.level : null,
+    memory: memoryForChild(method, brokerPath),
   };
 }
 

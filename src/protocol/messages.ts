@@ -50,6 +50,8 @@ export interface BootData {
   logLevel: number | null;
   /** Worker threads only: the process-wide table of ended threads (see internal/liveness). */
   liveThreads?: SharedArrayBuffer;
+  /** The shared memory the worker must use: the parent's choice (see internal/memory). */
+  memory?: { mode: 'native' | 'koffi' | 'local' | 'broker'; brokerPath?: string };
 }
 
 /** Everything a worker needs to become a given `Process` and run it. */

@@ -243,8 +243,19 @@ async function captureWarnings(fn: () => Promise<void>): Promise<LogRecord[]> {
 
 // ---------------------------------------------------------------------------
 
-export function syncCpythonSuite(method: StartMethod): void {
+/** Options of a run in a fallback mode (test/fallback.*.test.ts). */
+export interface SuiteOptions {
+  /**
+   * Why the cases that need what the mode lacks are skipped: SharedMemory (no
+   * POSIX shared memory in broker mode) and the 1,000-pass barrier (every
+   * operation a round trip to the broker).
+   */
+  brokerSkips?: string;
+}
+
+export function syncCpythonSuite(method: StartMethod, options: SuiteOptions = {}): void {
   const ctx = getContext(method);
+  const skip = options.brokerSkips;
 
   /** Nothing may outlive a test: end leftovers, and fail the test that left them. */
   const noLeftovers = async (): Promise<void> => {
@@ -928,7 +939,7 @@ export function syncCpythonSuite(method: StartMethod): void {
       assert.equal(b.parties, 1);
     });
 
-    it('test_thousand: 1000 passes of N children keep every pass together', TEST, async () => {
+    it('test_thousand: 1000 passes of N children keep every pass together', { ...TEST, skip }, async () => {
       await withBarrier(async (barrier, kids) => {
         const passes = 1000;
         const lock = new Lock();
@@ -1113,7 +1124,7 @@ export function syncCpythonSuite(method: StartMethod): void {
   });
 
   // -------------------------------------------------------------------------
-  describe(`CPython _TestSharedMemory [${method}]`, () => {
+  describe(`CPython _TestSharedMemory [${method}]`, { skip }, () => {
     afterEach(noLeftovers);
 
     it('test_shared_memory_basics: create, attach by name, size, buf, misuse, double unlink, name clashes', TEST, () => {

@@ -29,8 +29,18 @@ import * as F from '../fixtures/sync-fixtures.js';
 
 const T = { timeout: 90_000 };
 
-export function syncSuite(method: StartMethod): void {
+/** Options of a run in a fallback mode (test/fallback.*.test.ts). */
+export interface SyncSuiteOptions {
+  /** Scales the stress counts (the broker makes every operation a round trip). @default 1 */
+  scale?: number;
+  /** Why the SharedMemory case is skipped (broker mode has no POSIX shared memory). */
+  skipSharedMemory?: string;
+}
+
+export function syncSuite(method: StartMethod, options: SyncSuiteOptions = {}): void {
   const ctx = getContext(method);
+  const scale = options.scale ?? 1;
+  const n = (x: number): number => Math.max(5, Math.round(x * scale));
   const started: Process[] = [];
   const start = (p: Process): Process => {
     started.push(p);
@@ -48,25 +58,25 @@ export function syncSuite(method: StartMethod): void {
       }
     });
 
-    it('4 workers x 100,000 locked increments of a Value are exact', T, async () => {
+    it(`4 workers x ${n(100_000).toLocaleString('en')} locked increments of a Value are exact`, T, async () => {
       const v = new Value('i', 0);
-      const ps = [0, 1, 2, 3].map(() => spawn(F.lockedIncrements, [v, 100_000]));
+      const ps = [0, 1, 2, 3].map(() => spawn(F.lockedIncrements, [v, n(100_000)]));
       for (const p of ps) await p.join(60_000);
       assert.deepEqual(ps.map((p) => p.exitCode), [0, 0, 0, 0]);
-      assert.equal(v.value, 400_000);
+      assert.equal(v.value, 4 * n(100_000));
     });
 
     it('async acquire from the main thread and sync acquire in workers exclude each other', T, async () => {
       const v = new Value('i', 0);
       const lock = v.getLock() as RLock;
-      const ps = [0, 1].map(() => spawn(F.lockedIncrements, [v, 20_000]));
-      for (let i = 0; i < 20_000; i++) {
+      const ps = [0, 1].map(() => spawn(F.lockedIncrements, [v, n(20_000)]));
+      for (let i = 0; i < n(20_000); i++) {
         await lock.acquire();
         v.getObj().value += 1;
         lock.release();
       }
       for (const p of ps) await p.join(60_000);
-      assert.equal(v.value, 60_000);
+      assert.equal(v.value, 3 * n(20_000));
     });
 
     it('an awaited acquire does not block the event loop', T, async () => {
@@ -150,7 +160,7 @@ export function syncSuite(method: StartMethod): void {
       const sem = new Semaphore(3);
       const inside = new Value('i', 0);
       const highest = new Value('i', 0);
-      const ps = [0, 1, 2, 3, 4, 5].map(() => spawn(F.semaphoreUser, [sem, inside, highest, 300]));
+      const ps = [0, 1, 2, 3, 4, 5].map(() => spawn(F.semaphoreUser, [sem, inside, highest, n(300)]));
       for (const p of ps) await p.join(60_000);
       assert.deepEqual(ps.map((p) => p.exitCode), [0, 0, 0, 0, 0, 0]);
       assert.ok(highest.value <= 3 && highest.value >= 1, `highest ${highest.value}`);
@@ -158,9 +168,9 @@ export function syncSuite(method: StartMethod): void {
       assert.equal(sem.getValue(), 3);
     });
 
-    it('barrier arrival indices are unique in each of 1,000 rounds', T, async () => {
+    it(`barrier arrival indices are unique in each of ${n(1000).toLocaleString('en')} rounds`, T, async () => {
       const parties = 3;
-      const rounds = 1000;
+      const rounds = n(1000);
       const b = new Barrier(parties);
       const out = new SharedArray('i', parties * rounds);
       const ps = [0, 1, 2].map((me) => spawn(F.barrierParty, [b, out, me, rounds]));
@@ -197,14 +207,14 @@ export function syncSuite(method: StartMethod): void {
       const produced = new Value('i', 0);
       const consumed = new Value('i', 0);
       const ps = [
-        spawn(F.produce, [cond, items, produced, 5, 300]),
-        spawn(F.produce, [cond, items, produced, 5, 300]),
-        spawn(F.consume, [cond, items, consumed, 300]),
-        spawn(F.consume, [cond, items, consumed, 300]),
+        spawn(F.produce, [cond, items, produced, 5, n(300)]),
+        spawn(F.produce, [cond, items, produced, 5, n(300)]),
+        spawn(F.consume, [cond, items, consumed, n(300)]),
+        spawn(F.consume, [cond, items, consumed, n(300)]),
       ];
       for (const p of ps) await p.join(60_000);
       assert.deepEqual(ps.map((p) => p.exitCode), [0, 0, 0, 0]);
-      assert.deepEqual([produced.value, consumed.value, items.value], [600, 600, 0]);
+      assert.deepEqual([produced.value, consumed.value, items.value], [2 * n(300), 2 * n(300), 0]);
     });
 
     it('misuse in a child gets Python’s errors (RLock not owned, wait without the lock)', T, async () => {
@@ -276,7 +286,7 @@ export function syncSuite(method: StartMethod): void {
       assert.throws(() => q.joinSync(), /call start\(\)/);
     });
 
-    it('SharedMemory and ShareableList are attached by name in a child', T, async () => {
+    it('SharedMemory and ShareableList are attached by name in a child', { ...T, skip: options.skipSharedMemory }, async () => {
       const shm = new SharedMemory({ create: true, size: 64 });
       const list = new ShareableList([41, 'short', 2.5, null, true]);
       try {

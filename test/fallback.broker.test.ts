@@ -1,0 +1,23 @@
+/**
+ * The synchronisation suites with neither the native addon nor koffi: worker
+ * threads share plain SharedArrayBuffers, 'process' children go through the
+ * parent's broker thread. Every broker operation is a round trip, so the
+ * stress counts are scaled down; SharedMemory (POSIX shared memory, which
+ * this mode lacks) is skipped. The 'thread' start method is the plain
+ * SharedArrayBuffer path that test/sync.thread.test.ts covers already when the
+ * addon is missing, and runs here in the mixed case of test/suites/fallback.ts.
+ */
+import { describe } from 'node:test';
+
+// Before the library is imported anywhere: the mode is chosen once, at first use.
+process.env.MULTIPROCESSING_TS_NATIVE = '0';
+process.env.MULTIPROCESSING_TS_KOFFI = '0';
+const { syncSuite } = await import('./suites/sync.js');
+const { syncCpythonSuite } = await import('./suites/sync-cpython.js');
+const { fallbackSuite, leftoversCase } = await import('./suites/fallback.js');
+
+const NO_SHM = 'broker mode has no POSIX shared memory: SharedMemory needs the native addon or koffi';
+fallbackSuite('broker', /'process' children reach them through a broker thread/, 200);
+describe('broker fallback: a whole program', () => leftoversCase({ MULTIPROCESSING_TS_NATIVE: '0', MULTIPROCESSING_TS_KOFFI: '0' }));
+syncSuite('process', { scale: 0.005, skipSharedMemory: NO_SHM });
+syncCpythonSuite('process', { brokerSkips: `${NO_SHM}; and 1,000 barrier passes of round trips are too slow for the suite` });
