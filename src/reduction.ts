@@ -15,7 +15,7 @@
  */
 import { state } from './internal/state.js';
 import { errorClasses, RemoteError } from './errors.js';
-import { lookupFunction, loadReference } from './fnref.js';
+import { lookupFunction, loadReference, loadReferenceSync } from './fnref.js';
 import type { Encoded, FnRefData } from './protocol/messages.js';
 
 /** Method by which library objects describe themselves for transfer. @internal */
@@ -328,6 +328,20 @@ export async function decode(enc: Encoded): Promise<unknown> {
     }
   });
   await Promise.all(pending);
+  return revive(enc.data, new Map(), fns);
+}
+
+/**
+ * Decodes a value that crossed, without waiting: function references must
+ * name CommonJS modules or ES modules already imported here. @internal
+ */
+export function decodeSync(enc: Encoded): unknown {
+  if (!enc.walked) return enc.data;
+  const fns = new Map<string, unknown>();
+  collectRefs(enc.data, new Set(), (ref) => {
+    const key = `${ref.kind}:${ref.url}#${ref.name}`;
+    if (!fns.has(key)) fns.set(key, loadReferenceSync(ref));
+  });
   return revive(enc.data, new Map(), fns);
 }
 
