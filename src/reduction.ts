@@ -318,6 +318,9 @@ function needsWalk(value: unknown, seen: Set<object> | null): boolean {
 /** Decodes a value that crossed; imports modules of function references. @internal */
 export async function decode(enc: Encoded): Promise<unknown> {
   if (!enc.walked) return enc.data;
+  // A worker whose code imports the library for its types only has not registered the
+  // library's objects yet.
+  if (!state().handleRevivers.has('Lock')) await import('./handles.js');
   const fns = new Map<string, unknown>();
   const pending: Promise<void>[] = [];
   collectRefs(enc.data, new Set(), (ref) => {

@@ -29,28 +29,37 @@ import { ShmMutex } from './mutex.js';
 import { ownerAlive, selfKey } from './liveness.js';
 import { ProcessError } from '../errors.js';
 
-// Header words (Int32 index, relative to the object's base).
-const HEAD = 0;
-const TAIL = 1;
-const COUNT = 2; // complete messages in the ring
-const DSEQ = 3; // bumped when data is published or a writer side closes
-const SSEQ = 4; // bumped when room is made or a reader side closes
-const R_SLEEP = 5;
-const W_SLEEP = 6;
+// Header words (Int32 index, relative to the object's base), one cache line per side so
+// that a writer and a reader on two cores do not keep stealing each other's line:
+// - the writers' line (bytes 0..63): TAIL, DSEQ, PUBLISHED, the write mutex and its owner;
+// - the readers' line (bytes 64..127): HEAD, SSEQ, CONSUMED, the read mutex and its owner;
+// - a line of words that change rarely (bytes 128..191): sizes, sleeper counts, holders.
+const TAIL = 0;
+const DSEQ = 1; // bumped when data is published or a writer side closes
+const PUBLISHED = 2; // messages published (wraps; count = PUBLISHED - CONSUMED)
+const WMUTEX = 3; // state word; owner at int64 index 4 (bytes 32..39)
+const W_OWNER = 4;
+const HEAD = 16;
+const SSEQ = 17; // bumped when room is made or a reader side closes
+const CONSUMED = 18;
+const RMUTEX = 19; // state word; owner at int64 index 12 (bytes 96..103)
+const R_OWNER = 12;
+const CAP = 32;
+const MAXSIZE = 33;
+const R_SLEEP = 34;
+const W_SLEEP = 35;
 /** JoinableQueue: items put and not yet marked done. */
-export const UNFINISHED = 7;
-const J_SLEEP = 8;
-const CAP = 9;
-const MAXSIZE = 10;
-const WMUTEX = 12; // state word; owner at int64 index 7 (bytes 56..63)
-const RMUTEX = 13; // state word; owner at int64 index 8 (bytes 64..71)
-const HMUTEX = 14; // holders table; owner at int64 index 9 (bytes 72..79)
-const TOTAL = 20; // + side: sum of the holder counts of side 0 (writers) / 1 (readers)
-const INIT = 24; // 1 once initialised
+export const UNFINISHED = 36;
+const J_SLEEP = 37;
+const HMUTEX = 38; // holders table; owner at int64 index 20 (bytes 160..167)
+const H_OWNER = 20;
+const TOTAL = 42; // + side: sum of the holder counts of side 0 (writers) / 1 (readers)
+const INIT = 44; // 1 once initialised
+const UNBOUNDED = 0x7fffffff;
 
-const HOLDERS_BYTE = 128;
+const HOLDERS_BYTE = 192;
 const SLOTS = 32; // per side; a slot is 16 bytes: int64 key, int32 count
-const DATA_BYTE = HOLDERS_BYTE + 2 * SLOTS * 16; // 1152
+const DATA_BYTE = HOLDERS_BYTE + 2 * SLOTS * 16; // 1216
 
 const HDR = 16;
 const F_FIRST = 1;
@@ -121,11 +130,12 @@ export class Ring {
   readonly #rm: ShmMutex;
   readonly #hm: ShmMutex;
   readonly #bytes: number;
+  readonly #maxsize: number;
 
   private constructor(seg: Segment, bytes: number, cap: number | null, maxsize: number) {
     this.#seg = seg;
     this.#bytes = bytes;
-    this.#i32 = new Int32Array(seg.sab, seg.base, HOLDERS_BYTE / 4);
+    this.#i32 = new Int32Array(seg.sab, seg.base, DATA_BYTE / 4);
     this.#i64 = new BigInt64Array(seg.sab, seg.base, DATA_BYTE / 8);
     if (cap !== null) {
       Atomics.store(this.#i32, CAP, cap);
@@ -133,13 +143,14 @@ export class Ring {
       Atomics.store(this.#i32, INIT, 1);
     }
     this.#cap = Atomics.load(this.#i32, CAP);
+    this.#maxsize = Atomics.load(this.#i32, MAXSIZE);
     this.#mask = this.#cap - 1;
     this.#piece = this.#cap / 4 - HDR;
     this.#u8 = new Uint8Array(seg.sab, seg.base + DATA_BYTE, this.#cap);
     this.#d32 = new Int32Array(seg.sab, seg.base + DATA_BYTE, this.#cap / 4);
-    this.#wm = new ShmMutex(this.#i32, WMUTEX, this.#i64, 7, 'the write side of a queue or pipe');
-    this.#rm = new ShmMutex(this.#i32, RMUTEX, this.#i64, 8, 'the read side of a queue or pipe');
-    this.#hm = new ShmMutex(this.#i32, HMUTEX, this.#i64, 9, 'the holders table of a pipe');
+    this.#wm = new ShmMutex(this.#i32, WMUTEX, this.#i64, W_OWNER, 'the write side of a queue or pipe');
+    this.#rm = new ShmMutex(this.#i32, RMUTEX, this.#i64, R_OWNER, 'the read side of a queue or pipe');
+    this.#hm = new ShmMutex(this.#i32, HMUTEX, this.#i64, H_OWNER, 'the holders table of a pipe');
   }
 
   /** A new ring of `capacity` bytes (rounded up to a power of two, at least 4 KiB). */
@@ -171,7 +182,13 @@ export class Ring {
 
   /** Complete messages waiting. */
   count(): number {
-    return Atomics.load(this.#i32, COUNT);
+    return (Atomics.load(this.#i32, PUBLISHED) - Atomics.load(this.#i32, CONSUMED)) | 0;
+  }
+
+  /** True when the queue holds `maxsize` messages. */
+  #full(): boolean {
+    const max = this.#maxsize;
+    return max !== UNBOUNDED && this.count() >= max;
   }
 
   /** Bytes of ring in use. */
@@ -214,15 +231,15 @@ export class Ring {
       if (checkReaders && !job.started && this.holders(READERS) === 0) return NO_READER;
       if (!job.started) {
         const seen = Atomics.load(a, SSEQ); // read before the count: a change after it ends the wait
-        if (job.countsItem && Atomics.load(a, COUNT) >= Atomics.load(a, MAXSIZE)) return { word: SSEQ, seen, sleepers: W_SLEEP };
+        if (job.countsItem && this.#full()) return { word: SSEQ, seen, sleepers: W_SLEEP };
         if (!this.#wm.tryLock()) return LOCK;
         job.started = true;
       }
-      if (job.off === 0 && job.countsItem && Atomics.load(a, COUNT) >= Atomics.load(a, MAXSIZE)) {
+      if (job.off === 0 && job.countsItem && this.#full()) {
         const seen = Atomics.load(a, SSEQ);
         this.#wm.unlock();
         job.started = false;
-        if (Atomics.load(a, COUNT) >= Atomics.load(a, MAXSIZE)) return { word: SSEQ, seen, sleepers: W_SLEEP };
+        if (this.#full()) return { word: SSEQ, seen, sleepers: W_SLEEP };
         continue;
       }
       const total = job.data.length;
@@ -270,7 +287,7 @@ export class Ring {
       // Publish: the release store orders the bytes above before the new tail.
       Atomics.store(a, TAIL, (t + need) >>> 0);
       if (last) {
-        if (job.countsItem) Atomics.add(a, COUNT, 1);
+        Atomics.add(a, PUBLISHED, 1);
         this.#wm.unlock();
         job.started = false;
       }
@@ -310,7 +327,7 @@ export class Ring {
     for (;;) {
       const seen = Atomics.load(a, DSEQ);
       if (!job.holding) {
-        if (Atomics.load(a, HEAD) === Atomics.load(a, TAIL) || (job.requireComplete && Atomics.load(a, COUNT) === 0)) {
+        if (Atomics.load(a, HEAD) === Atomics.load(a, TAIL) || (job.requireComplete && this.count() <= 0)) {
           if (eofOnNoWriters && Atomics.load(a, HEAD) === Atomics.load(a, TAIL) && this.holders(WRITERS) === 0) return EOF;
           return { word: DSEQ, seen, sleepers: R_SLEEP };
         }
@@ -362,7 +379,7 @@ export class Ring {
         if (flags & F_LAST) {
           const out = this.#u8.slice(at + HDR, at + HDR + n);
           this.#advance(head, need);
-          Atomics.sub(a, COUNT, 1);
+          Atomics.add(a, CONSUMED, 1);
           this.#rm.unlock();
           job.holding = false;
           this.#wakeWriters();
@@ -373,7 +390,7 @@ export class Ring {
       } else if (job.buf === null) {
         // A piece of a message whose reader died: skip it (and the message's count with its last piece).
         this.#advance(head, need);
-        if (flags & F_LAST) Atomics.sub(a, COUNT, 1);
+        if (flags & F_LAST) Atomics.add(a, CONSUMED, 1);
         this.#wakeWriters();
         continue;
       }
@@ -383,7 +400,7 @@ export class Ring {
       if (flags & F_LAST) {
         const out = job.buf;
         job.buf = null;
-        Atomics.sub(a, COUNT, 1);
+        Atomics.add(a, CONSUMED, 1);
         this.#rm.unlock();
         job.holding = false;
         this.#wakeWriters();
@@ -481,7 +498,7 @@ export class Ring {
   pollBlocked(eof: boolean): Blocked | null {
     const a = this.#i32;
     const seen = Atomics.load(a, DSEQ);
-    if (Atomics.load(a, COUNT) > 0) return null;
+    if (this.count() > 0) return null;
     if (eof && Atomics.load(a, HEAD) === Atomics.load(a, TAIL) && this.holders(WRITERS) === 0) return null;
     return { word: DSEQ, seen, sleepers: R_SLEEP };
   }
