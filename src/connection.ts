@@ -10,7 +10,7 @@ import { TIMED_OUT, type Channel, type ReadResult } from './internal/channel.js'
 import { decodeFully, decodeFullySync, encodeValue } from './internal/codec.js';
 import { RingChannel, type RingChannelState } from './internal/ring-channel.js';
 import { Ring } from './internal/ring.js';
-import { REDUCE, registerHandleKind, currentTransport, type Reduced } from './reduction.js';
+import { REDUCE, RETAIN, registerHandleKind, currentTransport, type Reduced } from './reduction.js';
 
 /** Default bytes of shared memory per direction of a pipe (pages are used only once written). */
 const PIPE_BUFFER = 1024 * 1024;
@@ -66,6 +66,7 @@ const kChannel = Symbol('channel');
 export class Connection<S = unknown, R = S> {
   readonly #channel: Channel;
   #closed = false;
+  #retained = 0;
   #readable: boolean;
   readonly #writable: boolean;
 
@@ -302,12 +303,28 @@ export class Connection<S = unknown, R = S> {
 
   /** @internal */
   [REDUCE](): Reduced {
-    if (this.#closed) throw new ProcessError('handle is closed: a closed Connection cannot be sent');
+    // A closed end can still go to a Process that kept a copy of it before the close.
+    if (this.#closed && this.#retained === 0) throw new ProcessError('handle is closed: a closed Connection cannot be sent');
     const ch = this.#channel;
     if (!(ch instanceof RingChannel)) {
       throw new TypeError('a socket Connection (from Listener/Client) cannot be sent to another worker; connect from that worker instead');
     }
     return { kind: 'Connection', state: ch.reduce(currentTransport()) };
+  }
+
+  /** @internal a copy kept by a Process that has not started yet. */
+  [RETAIN](): () => void {
+    const ch = this.#channel;
+    if (this.#closed || !(ch instanceof RingChannel)) return () => {};
+    const release = ch.retain();
+    this.#retained++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.#retained--;
+      release();
+    };
   }
 
   /** Python-style description. */

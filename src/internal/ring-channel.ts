@@ -11,6 +11,7 @@
  * @internal
  */
 import { TIMED_OUT, type Channel, type ReadResult } from './channel.js';
+import { noteInFlight } from '../reduction.js';
 import { Ring, READERS, WRITERS, EOF, TIMEOUT, readAsync, readSync, writeAsync, writeSync, pollAsync, pollSync, type RingRef } from './ring.js';
 
 /** How a pipe end travels. */
@@ -108,12 +109,35 @@ export class RingChannel implements Channel {
     drop(this.#held);
   }
 
-  /** Counts a copy in flight (under a fresh token) and describes it for the receiver. */
-  reduce(transport: 'thread' | 'process'): RingChannelState {
+  /** Counts one more copy under a fresh token; returns the function that drops it (idempotent). */
+  #token(): { token: bigint; release: () => void } {
     const token = newToken();
     const { read, write } = this.#held;
     read?.hold(READERS, 1, token);
     write?.hold(WRITERS, 1, token);
+    let done = false;
+    return {
+      token,
+      release: () => {
+        if (done) return;
+        done = true;
+        // No-op for a side whose receiver already took the token over.
+        read?.release(READERS, token);
+        write?.release(WRITERS, token);
+      },
+    };
+  }
+
+  /** A copy kept for a sender that will encode this end later (a Process not started yet). */
+  retain(): () => void {
+    return this.#token().release;
+  }
+
+  /** Counts a copy in flight (under a fresh token) and describes it for the receiver. */
+  reduce(transport: 'thread' | 'process'): RingChannelState {
+    const { token, release } = this.#token();
+    noteInFlight(release);
+    const { read, write } = this.#held;
     return { read: read?.ref(transport) ?? null, write: write?.ref(transport) ?? null, token: token.toString() };
   }
 

@@ -569,6 +569,7 @@ export class Ring {
 
   /** Drops one copy held by `key`. */
   release(side: number, key: bigint = SELF): void {
+    let found = false;
     this.#hm.lockSync();
     try {
       for (let i = 0; i < SLOTS; i++) {
@@ -579,13 +580,14 @@ export class Ring {
             this.#i64[k] = 0n;
           }
           Atomics.sub(this.#i32, TOTAL + side, 1);
+          found = true;
           break;
         }
       }
     } finally {
       this.#hm.unlock();
     }
-    this.wakeAll();
+    if (found) this.wakeAll();
   }
 
   /** Frees the slots of holders that ended (caller holds the table's mutex). */

@@ -18,6 +18,7 @@ import {
   type StartMethod,
 } from 'multiprocessing-ts';
 import * as F from '../fixtures/queue-fixtures.js';
+import { neverRuns } from '../fixtures/queue-import-crash.js';
 
 const T = { timeout: 90_000 };
 
@@ -338,6 +339,30 @@ export function queuesSuite(method: StartMethod): void {
       assert.equal(got.length, 200);
       assert.equal(new Set(got).size, 200);
       for (const p of ps) await p.join(10_000);
+      r.close();
+    });
+
+    it('a Process not started yet keeps its copy of a pipe end open', T, async () => {
+      const [r, w] = Pipe<string>(false);
+      const out = new Queue<number | string>();
+      const p = new ctx.Process({ target: F.pipeSender, args: [w, 'x', 5] });
+      w.close(); // before start(): the Process object still holds a copy
+      assert.equal(await r.poll(), false); // not at end of stream
+      start(p);
+      const reader = spawn(F.readUntilEof, [r, out]);
+      r.close();
+      assert.equal(await out.get({ timeout: 30_000 }), 5);
+      await p.join(10_000);
+      await reader.join(10_000);
+    });
+
+    it('a child that ends before it takes its pipe end does not keep the pipe open', T, async () => {
+      const [r, w] = Pipe<string>(false);
+      const p = start(new ctx.Process({ target: neverRuns, args: [w] }));
+      w.close();
+      await p.join(20_000);
+      assert.equal(p.exitCode, 1);
+      await assert.rejects(r.recv(), EOFError);
       r.close();
     });
 
