@@ -61,6 +61,9 @@ const HOLDERS_BYTE = 192;
 const SLOTS = 32; // per side; a slot is 16 bytes: int64 key, int32 count
 const DATA_BYTE = HOLDERS_BYTE + 2 * SLOTS * 16; // 1216
 
+/** Loads of a waited-on word before sleeping (a few microseconds). */
+const SPINS = 2000;
+
 const HDR = 16;
 const F_FIRST = 1;
 const F_LAST = 2;
@@ -282,7 +285,12 @@ export class Ring {
       this.#d32[w + 1] = (first ? F_FIRST : 0) | (last ? F_LAST : 0);
       this.#d32[w + 2] = total % 0x100000000;
       this.#d32[w + 3] = Math.floor(total / 0x100000000);
-      if (n) this.#u8.set(n === total ? job.data : job.data.subarray(job.off, job.off + n), at + HDR);
+      if (n > 64) this.#u8.set(n === total ? job.data : job.data.subarray(job.off, job.off + n), at + HDR);
+      else {
+        const u8 = this.#u8;
+        const src = job.data;
+        for (let i = 0, o = at + HDR; i < n; i++) u8[o + i] = src[i]!;
+      }
       job.off += n;
       // Publish: the release store orders the bytes above before the new tail.
       Atomics.store(a, TAIL, (t + need) >>> 0);
@@ -335,8 +343,7 @@ export class Ring {
         job.holding = true;
       }
       const head = Atomics.load(a, HEAD);
-      const tail = Atomics.load(a, TAIL);
-      if (head === tail) {
+      if (head === Atomics.load(a, TAIL)) {
         if (job.buf === null) {
           this.#rm.unlock();
           job.holding = false;
@@ -462,7 +469,15 @@ export class Ring {
     return true;
   }
 
+  /** Brief spinning first: a ring passing a stream of items rarely needs to sleep. */
+  #spin(b: Blocked): boolean {
+    const a = this.#i32;
+    for (let k = 0; k < SPINS; k++) if (Atomics.load(a, b.word) !== b.seen) return true;
+    return false;
+  }
+
   waitSync(b: Blocked, timeoutMs: number): void {
+    if (this.#spin(b)) return;
     const a = this.#i32;
     Atomics.add(a, b.sleepers, 1);
     try {
@@ -473,6 +488,7 @@ export class Ring {
   }
 
   async waitAsync(b: Blocked, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.#spin(b)) return;
     const a = this.#i32;
     Atomics.add(a, b.sleepers, 1);
     try {
