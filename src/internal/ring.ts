@@ -289,7 +289,7 @@ export class Ring {
       else {
         const u8 = this.#u8;
         const src = job.data;
-        for (let i = 0, o = at + HDR; i < n; i++) u8[o + i] = src[i]!;
+        for (let i = 0, o = at + HDR, from = job.off; i < n; i++) u8[o + i] = src[from + i]!;
       }
       job.off += n;
       // Publish: the release store orders the bytes above before the new tail.

@@ -423,7 +423,10 @@ export function queuesSuite(method: StartMethod): void {
     });
 
     it('fuzz: random message lengths through a small ring (wrap-around, pieces) arrive intact and in order', T, async () => {
-      const seed = 12345;
+      for (const seed of [1, 2, 12345, 987654]) await fuzzOnce(seed);
+    });
+
+    async function fuzzOnce(seed: number): Promise<void> {
       const rand = rng(seed);
       const [r, w] = Pipe(false, { bufferSize: 4096 });
       const sizes = Array.from({ length: 300 }, () => {
@@ -440,6 +443,6 @@ export function queuesSuite(method: StartMethod): void {
       await sending;
       r.close();
       w.close();
-    });
+    }
   });
 }
