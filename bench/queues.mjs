@@ -111,6 +111,8 @@ async function bigPipe(method, mb) {
 const RAW_WAITASYNC = `
 const { workerData, parentPort } = require('node:worker_threads');
 const { i32, n, echo } = workerData;
+// A pending Atomics.waitAsync does not keep a worker alive: hold it with a timer.
+const keep = setInterval(() => {}, 1 << 30);
 (async () => {
   let v = 0;
   for (let i = 0; i < n; i++) {
@@ -118,17 +120,19 @@ const { i32, n, echo } = workerData;
     else { Atomics.store(i32, 0, ++v); Atomics.notify(i32, 0); while (Atomics.load(i32, 1) !== v) await Atomics.waitAsync(i32, 1, Atomics.load(i32, 1)).value; }
   }
   parentPort.postMessage('done');
+  clearInterval(keep);
 })();
 `;
 
 async function rawWaitAsyncRt(n) {
   const i32 = new Int32Array(new SharedArrayBuffer(8));
   const e = new Worker(RAW_WAITASYNC, { eval: true, workerData: { i32, n, echo: true } });
+  const eDone = once(e, 'message');
   const t = performance.now();
   const d = new Worker(RAW_WAITASYNC, { eval: true, workerData: { i32, n, echo: false } });
   await once(d, 'message');
   const us = ((performance.now() - t) / n) * 1000;
-  await once(e, 'message');
+  await eDone;
   await Promise.all([e.terminate(), d.terminate()]);
   return us;
 }

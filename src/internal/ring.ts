@@ -374,7 +374,7 @@ export class Ring {
           job.buf = null;
           job.off = 0;
         }
-        const total = this.#d32[w + 2]! + this.#d32[w + 3]! * 0x100000000;
+        const total = (this.#d32[w + 2]! >>> 0) + this.#d32[w + 3]! * 0x100000000;
         if (total > job.maxLength) {
           // Python: the message is not delivered, the end stops being readable.
           this.#rm.unlock();
