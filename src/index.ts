@@ -76,6 +76,9 @@ export { Connection, Pipe, wait, type PipeOptions, type RecvOptions, type BytesL
 export { fnRef, type FunctionReference, type ModuleReference } from './fnref.js';
 export { registerClass } from './reduction.js';
 
+// Progress bars
+export { progress, ProgressBar, type ProgressOptions } from './progress.js';
+
 // Errors
 export {
   ProcessError,
