@@ -508,14 +508,16 @@ export class Ring {
   }
 
   /**
-   * For poll: null when a message is ready (or, with `eof`, the ring is
-   * drained and every writer gone), else what to wait for.
+   * For poll: null when data is there (a whole message, or the first pieces
+   * of one), or with `eof` when the ring is drained and every writer gone;
+   * else what to wait for.
    */
   pollBlocked(eof: boolean): Blocked | null {
     const a = this.#i32;
     const seen = Atomics.load(a, DSEQ);
-    if (this.count() > 0) return null;
-    if (eof && Atomics.load(a, HEAD) === Atomics.load(a, TAIL) && this.holders(WRITERS) === 0) return null;
+    // Any bytes count (as Python's poll): a message in pieces completes only while it is read.
+    if (Atomics.load(a, HEAD) !== Atomics.load(a, TAIL)) return null;
+    if (eof && this.holders(WRITERS) === 0) return null;
     return { word: DSEQ, seen, sleepers: R_SLEEP };
   }
 

@@ -813,6 +813,19 @@ export function queuesCpythonSuite(method: StartMethod): void {
       }
     });
 
+    it('closing a copy of a writing end while a worker thread is sending a message in pieces through it does not block', TEST, async () => {
+      // The victim runs in a child, so that a hang there fails this test
+      // instead of stalling this thread.
+      await withChildren(ctx, async (kids) => {
+        const done = new Event();
+        const p = kids.start(t.closeWhileThreadSends, [done]);
+        const closed = await done.wait(WAIT_MS);
+        if (closed) await kids.joinAll();
+        assert.equal(closed, true, 'close() of a pipe end blocked while a worker thread was sending a message in pieces through that end');
+        assert.equal(p.exitCode, 0);
+      });
+    });
+
     it('wait() on a pipe whose child sends a message larger than the buffer returns it (poll-then-recv across workers)', TEST, async () => {
       await withChildren(ctx, async (kids) => {
         const [a, b] = Pipe(true, { bufferSize: 64 * 1024 });
