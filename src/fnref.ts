@@ -373,21 +373,47 @@ function findExport(source: string, local: string): string | null {
  * Resolves a function reference in a worker: imports the module and returns the export.
  * @internal
  */
-export async function loadReference(ref: FnRefData): Promise<unknown> {
-  let ns: Record<string, unknown>;
-  if (ref.kind === 'cjs') {
-    const exp = requireHere(ref.url.startsWith('file:') ? fileURLToPath(ref.url) : ref.url) as unknown;
-    if (ref.name === 'default' && (typeof exp === 'function' || !(exp && typeof exp === 'object' && 'default' in exp))) {
-      return exp;
-    }
-    ns = exp as Record<string, unknown>;
-  } else {
-    ns = (await import(ref.url)) as Record<string, unknown>;
-  }
+const loadedNamespaces = new Map<string, Record<string, unknown>>();
+
+function pick(ns: Record<string, unknown>, ref: FnRefData): unknown {
   if (!(ref.name in ns)) {
     throw new ProcessError(
       `The module ${ref.url} has no export named '${ref.name}' in this worker. Check the export name given to fnRef().`,
     );
   }
   return ns[ref.name];
+}
+
+function loadCjs(ref: FnRefData): unknown {
+  const exp = requireHere(ref.url.startsWith('file:') ? fileURLToPath(ref.url) : ref.url) as unknown;
+  if (ref.name === 'default' && (typeof exp === 'function' || !(exp && typeof exp === 'object' && 'default' in exp))) {
+    return exp;
+  }
+  return pick(exp as Record<string, unknown>, ref);
+}
+
+export async function loadReference(ref: FnRefData): Promise<unknown> {
+  if (ref.kind === 'cjs') return loadCjs(ref);
+  let ns = loadedNamespaces.get(ref.url);
+  if (!ns) {
+    ns = (await import(ref.url)) as Record<string, unknown>;
+    loadedNamespaces.set(ref.url, ns);
+  }
+  return pick(ns, ref);
+}
+
+/**
+ * The function a reference names, without waiting: CommonJS modules are
+ * required; an ES module must have been imported by `loadReference` before
+ * (imports are asynchronous), else `ProcessError`. @internal
+ */
+export function loadReferenceSync(ref: FnRefData): unknown {
+  if (ref.kind === 'cjs') return loadCjs(ref);
+  const ns = loadedNamespaces.get(ref.url);
+  if (!ns) {
+    throw new ProcessError(
+      `the value holds a reference to the function '${ref.name}' of ${ref.url}, whose module this worker has not loaded yet; a blocking (Sync) call cannot import it: use the async form (await)`,
+    );
+  }
+  return pick(ns, ref);
 }

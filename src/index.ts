@@ -59,9 +59,25 @@ export {
 // Named shared memory
 export { SharedMemory, ShareableList, type SharedMemoryOptions, type ShareableItem } from './shared-memory.js';
 
+// Queues (shared memory, any worker, both start methods)
+export {
+  Queue,
+  JoinableQueue,
+  SimpleQueue,
+  type PutOptions,
+  type GetOptions,
+  type QueueOptions,
+} from './queues.js';
+
+// Pipes and connections
+export { Connection, Pipe, wait, type PipeOptions, type RecvOptions, type BytesLike } from './connection.js';
+
 // Passing functions and data
 export { fnRef, type FunctionReference, type ModuleReference } from './fnref.js';
 export { registerClass } from './reduction.js';
+
+// Progress bars
+export { progress, ProgressBar, type ProgressOptions } from './progress.js';
 
 // Errors
 export {

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 import { ProcessError } from './errors.js';
 import { state } from './internal/state.js';
-import { encode, encodingFor } from './reduction.js';
+import { encode, encodingFor, retainAll, collectInFlight } from './reduction.js';
 import { lookupFunction } from './fnref.js';
 import { acquireWorker, returnWorker } from './internal/spawner.js';
 import { getLogger } from './logging.js';
@@ -91,6 +91,11 @@ function installSignalForwarding(): void {
   forward('SIGHUP');
 }
 
+/** Gives back the pipe-end copies kept by a Process that was collected without being started. */
+const unstartedRegistry = new FinalizationRegistry<Array<() => void>>((releases) => {
+  for (const release of releases) release();
+});
+
 /**
  * A child process or thread running `target(...args)` or a subclass's `run()`
  * (Python's `multiprocessing.Process`).
@@ -132,6 +137,8 @@ export class Process<A extends unknown[] = unknown[]> {
   #stopRequested: 'SIGTERM' | 'SIGKILL' | null = null;
   #joinWaiters = 0;
   #exited: Promise<void> | null = null;
+  /** Copies of counted handles (pipe ends) in args, kept until start() has sent its own. */
+  #retained: Array<() => void> = [];
   /** Threads: [ended, exit code] written by the child at exit (joinSync). */
   #exitFlag: Int32Array | null = null;
   #role: Role | null = null;
@@ -198,6 +205,10 @@ export class Process<A extends unknown[] = unknown[]> {
     // Find the target's module now, so a function a worker could not import fails at the call.
     if (this.#target) this.#targetRef = lookupFunction(this.#target);
     this.#args = args ? [...args] : [];
+    // A pipe end passed here stays open for this child even if the caller closes its copy
+    // before start() (released at start, or when this object is collected unstarted).
+    this.#retained = retainAll(this.#args);
+    if (this.#retained.length) unstartedRegistry.register(this, this.#retained, this);
     this.#options = { env, cwd, execArgv, resourceLimits };
     const st = state();
     this.#identity = [...st.self.identity, ++st.childCounter];
@@ -265,11 +276,17 @@ export class Process<A extends unknown[] = unknown[]> {
     const isSubclass = this.run !== Process.prototype.run;
     let cls: FnRefData | null = null;
     let fields: Encoded | null = null;
+    let fieldsInFlight: Array<() => void> = [];
     if (isSubclass) {
       cls = lookupFunction(this.constructor);
-      fields = encodingFor(method, () => encode(this.#ownFields(), 'fields'));
+      const f = collectInFlight(() => encodingFor(method, () => encode(this.#ownFields(), 'fields')));
+      fields = f.result;
+      fieldsInFlight = f.inFlight;
     }
-    let args = encodingFor(method, () => encode(this.#args, 'args'));
+    // Copies of pipe ends counted while encoding: given back if the child ends before taking them.
+    const flight = collectInFlight(() => encodingFor(method, () => encode(this.#args, 'args')));
+    let args = flight.result;
+    let inFlight = [...fieldsInFlight, ...flight.inFlight];
     const targetRef = isSubclass ? null : this.#targetRef;
     for (const ref of [cls, targetRef]) if (ref) st.targetModules.add(`${ref.kind} ${ref.url}`);
 
@@ -296,15 +313,26 @@ export class Process<A extends unknown[] = unknown[]> {
         if ((err as Error)?.name !== 'DataCloneError') throw err;
         // The fast path let something through that structured clone refuses: walk
         // the values, which either converts it or names the offending part.
-        args = encodingFor(method, () => encode(this.#args, 'args', true));
+        for (const release of inFlight) release();
+        const again = collectInFlight(() => encodingFor(method, () => encode(this.#args, 'args', true)));
+        args = again.result;
+        inFlight = again.inFlight;
         spec.args = args;
-        if (isSubclass) spec.fields = encodingFor(method, () => encode(this.#ownFields(), 'fields', true));
+        if (isSubclass) {
+          const f = collectInFlight(() => encodingFor(method, () => encode(this.#ownFields(), 'fields', true)));
+          spec.fields = f.result;
+          inFlight = [...inFlight, ...f.inFlight];
+        }
         handle.sendControl({ t: 'run', spec });
       }
     } catch (err) {
+      for (const release of inFlight) release();
       returnWorker(method, handle, warm);
       throw err;
     }
+    unstartedRegistry.unregister(this);
+    for (const release of this.#retained) release();
+    this.#retained = [];
     this.#handle = handle;
     this.#method = method;
     this.#started = true;
@@ -320,6 +348,8 @@ export class Process<A extends unknown[] = unknown[]> {
       else exitCode = code ?? 1;
       this.#exitCode = exitCode;
       st.children.delete(this);
+      // Copies the child never took (it ended first) must not keep pipes open.
+      for (const release of inFlight) release();
       getLogger().info(`process ${this.#name} (${method} ${handle.ident}) exited with exitcode ${exitCode}`);
     });
     installSignalForwarding();

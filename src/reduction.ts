@@ -15,11 +15,56 @@
  */
 import { state } from './internal/state.js';
 import { errorClasses, RemoteError } from './errors.js';
-import { lookupFunction, loadReference } from './fnref.js';
+import { lookupFunction, loadReference, loadReferenceSync } from './fnref.js';
 import type { Encoded, FnRefData } from './protocol/messages.js';
 
 /** Method by which library objects describe themselves for transfer. @internal */
 export const REDUCE = Symbol.for('multiprocessing-ts.reduce');
+
+/**
+ * Method by which library objects that count their copies (pipe ends) take
+ * one more for a holder that will send them later (a `Process` not yet
+ * started). Returns the function that gives it back. @internal
+ */
+export const RETAIN = Symbol.for('multiprocessing-ts.retain');
+
+/** Calls {@link RETAIN} on every library object inside `value`; returns the release functions. @internal */
+export function retainAll(value: unknown, out: Array<() => void> = [], seen: Set<object> = new Set()): Array<() => void> {
+  if (typeof value !== 'object' || value === null || seen.has(value) || ArrayBuffer.isView(value)) return out;
+  seen.add(value);
+  const r = (value as { [RETAIN]?: () => () => void })[RETAIN];
+  if (typeof r === 'function') {
+    out.push(r.call(value));
+    return out;
+  }
+  if (Array.isArray(value)) for (const x of value) retainAll(x, out, seen);
+  else if (value instanceof Map) for (const [k, x] of value) (retainAll(k, out, seen), retainAll(x, out, seen));
+  else if (value instanceof Set) for (const x of value) retainAll(x, out, seen);
+  else if (Object.getPrototypeOf(value) === Object.prototype) for (const k of Object.keys(value)) retainAll((value as Record<string, unknown>)[k], out, seen);
+  return out;
+}
+
+let inFlight: Array<() => void> | null = null;
+
+/**
+ * Library objects call this when encoding counted a copy in flight; the
+ * function gives the copy back if the receiver never takes it. @internal
+ */
+export function noteInFlight(release: () => void): void {
+  inFlight?.push(release);
+}
+
+/** Runs `fn` (which encodes) and returns the in-flight copies it counted. @internal */
+export function collectInFlight<T>(fn: () => T): { result: T; inFlight: Array<() => void> } {
+  const prev = inFlight;
+  const mine: Array<() => void> = [];
+  inFlight = mine;
+  try {
+    return { result: fn(), inFlight: mine };
+  } finally {
+    inFlight = prev;
+  }
+}
 
 let transport: 'thread' | 'process' = 'thread';
 
@@ -318,6 +363,9 @@ function needsWalk(value: unknown, seen: Set<object> | null): boolean {
 /** Decodes a value that crossed; imports modules of function references. @internal */
 export async function decode(enc: Encoded): Promise<unknown> {
   if (!enc.walked) return enc.data;
+  // A worker whose code imports the library for its types only has not registered the
+  // library's objects yet.
+  if (!state().handleRevivers.has('Lock')) await import('./handles.js');
   const fns = new Map<string, unknown>();
   const pending: Promise<void>[] = [];
   collectRefs(enc.data, new Set(), (ref) => {
@@ -328,6 +376,20 @@ export async function decode(enc: Encoded): Promise<unknown> {
     }
   });
   await Promise.all(pending);
+  return revive(enc.data, new Map(), fns);
+}
+
+/**
+ * Decodes a value that crossed, without waiting: function references must
+ * name CommonJS modules or ES modules already imported here. @internal
+ */
+export function decodeSync(enc: Encoded): unknown {
+  if (!enc.walked) return enc.data;
+  const fns = new Map<string, unknown>();
+  collectRefs(enc.data, new Set(), (ref) => {
+    const key = `${ref.kind}:${ref.url}#${ref.name}`;
+    if (!fns.has(key)) fns.set(key, loadReferenceSync(ref));
+  });
   return revive(enc.data, new Map(), fns);
 }
 

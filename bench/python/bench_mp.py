@@ -309,8 +309,36 @@ def locks(P):
     pair()
 
 
+def _bytes_sender(conn, mb):
+    conn.send_bytes(bytes(mb * 1024 * 1024))
+    conn.close()
+
+
+def pipe_bytes(P):
+    mb, reps = P.get("pipeMB", 64), P["reps"]
+
+    @guarded("pipe-bytes", "python Pipe send_bytes (64 MB)")
+    def run():
+        out = []
+        for _ in range(reps):
+            r, w = mp.Pipe(duplex=False)
+            p = mp.Process(target=_bytes_sender, args=(w, mb))
+            t = time.perf_counter()
+            p.start()
+            w.close()
+            got = r.recv_bytes()
+            dt = time.perf_counter() - t
+            p.join()
+            if len(got) != mb * 1024 * 1024:
+                raise RuntimeError("short message")
+            out.append(mb / dt)
+        emit("pipe-bytes", "python Pipe send_bytes (64 MB)", out, mb=mb)
+
+    run()
+
+
 WORKLOADS = {"locks": locks, "tiny": tiny, "map": map_, "cpu": cpu, "startup": startup, "queue": queue,
-             "roundtrip": roundtrip}
+             "roundtrip": roundtrip, "pipe-bytes": pipe_bytes}
 
 if __name__ == "__main__":
     print("@@info " + json.dumps({"python": sys.version.split()[0],

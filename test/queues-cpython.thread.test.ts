@@ -1,0 +1,3 @@
+import { queuesCpythonSuite } from './suites/queues-cpython.js';
+
+queuesCpythonSuite('thread');

@@ -1,0 +1,3 @@
+import { queuesSuite } from './suites/queues.js';
+
+queuesSuite('process');
