@@ -76,6 +76,24 @@ export { Connection, Pipe, wait, type PipeOptions, type RecvOptions, type BytesL
 export { fnRef, type FunctionReference, type ModuleReference } from './fnref.js';
 export { registerClass } from './reduction.js';
 
+// Connections over sockets (Python's Listener / Client, wire-compatible with Python)
+export {
+  Listener,
+  Client,
+  deliverChallenge,
+  answerChallenge,
+  type Address,
+  type InetAddress,
+  type Family,
+  type ListenerOptions,
+  type ClientOptions,
+  type AcceptOptions,
+  type SocketConnectionOptions,
+  type ChallengeOptions,
+  type AuthDigest,
+  type ChallengeForm,
+} from './listener.js';
+
 // Progress bars
 export { progress, ProgressBar, type ProgressOptions } from './progress.js';
 
