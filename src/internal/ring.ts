@@ -23,7 +23,7 @@
  * Waits never hold a mutex, except between the pieces of one message.
  * @internal
  */
-import { allocate, attach, segmentRef, type Segment, type SegmentRef } from './segments.js';
+import { allocate, attach, segmentRef, createItemSegment, takeItemSegment, dropItemSegment, type Segment, type SegmentRef } from './segments.js';
 import { waitAsync, waitSync, notify, SLICE_MS } from './waiting.js';
 import { ShmMutex } from './mutex.js';
 import { ownerAlive, selfKey } from './liveness.js';
@@ -68,6 +68,9 @@ const HDR = 16;
 const F_FIRST = 1;
 const F_LAST = 2;
 const F_SKIP = 4;
+const F_SIDE = 8; // the payload is the name of an item segment holding the message
+/** Large items in segments of their own (MULTIPROCESSING_TS_ITEM_SEGMENTS=0: always in pieces, for tests). */
+const ITEM_SEGMENTS = process.env.MULTIPROCESSING_TS_ITEM_SEGMENTS !== '0';
 
 /** Result of a read that waited too long. */
 export const TIMEOUT: unique symbol = Symbol('ring-timeout');
@@ -105,10 +108,12 @@ interface Blocked {
 
 /** A write in progress (a message in pieces keeps its state between waits). */
 interface WriteJob {
-  data: Uint8Array; // the whole message
+  data: Uint8Array; // the whole message (or the name of its item segment)
   off: number; // bytes already published
   started: boolean; // holding the write mutex between pieces
   countsItem: boolean;
+  /** Set when the message went to an item segment: its length and the segment's name. */
+  side: { total: number; name: string } | null;
 }
 
 /** A read in progress. */
@@ -220,7 +225,16 @@ export class Ring {
         o += p.length;
       }
     }
-    return { data, off: 0, started: false, countsItem };
+    // A large message goes to a segment of its own when this mode has named segments: the
+    // ring then carries only its name, so no other writer waits behind it. Else it goes
+    // through the ring in pieces.
+    if (data.length > this.#piece && ITEM_SEGMENTS) {
+      const name = createItemSegment(this.#seg, data);
+      if (name !== null) {
+        return { data: new TextEncoder().encode(name), off: 0, started: false, countsItem, side: { total: data.length, name } };
+      }
+    }
+    return { data, off: 0, started: false, countsItem, side: null };
   }
 
   /**
@@ -247,6 +261,7 @@ export class Ring {
       }
       const total = job.data.length;
       const n = Math.min(this.#piece, total - job.off);
+      const size = job.side ? job.side.total : total;
       const need = HDR + pad8(n);
       const tail = Atomics.load(a, TAIL);
       const seen = Atomics.load(a, SSEQ);
@@ -282,9 +297,9 @@ export class Ring {
       const last = job.off + n === total;
       const w = at >> 2;
       this.#d32[w] = n;
-      this.#d32[w + 1] = (first ? F_FIRST : 0) | (last ? F_LAST : 0);
-      this.#d32[w + 2] = total % 0x100000000;
-      this.#d32[w + 3] = Math.floor(total / 0x100000000);
+      this.#d32[w + 1] = (first ? F_FIRST : 0) | (last ? F_LAST : 0) | (job.side ? F_SIDE : 0);
+      this.#d32[w + 2] = size % 0x100000000;
+      this.#d32[w + 3] = Math.floor(size / 0x100000000);
       if (n > 64) this.#u8.set(n === total ? job.data : job.data.subarray(job.off, job.off + n), at + HDR);
       else {
         const u8 = this.#u8;
@@ -311,6 +326,7 @@ export class Ring {
       this.#wm.unlock();
       job.started = false;
     }
+    if (job.side && job.off === 0) dropItemSegment(job.side.name);
   }
 
   /** Whether the writer holding the write mutex died (a reader waits on a message in pieces). */
@@ -382,6 +398,20 @@ export class Ring {
           const err = new ProcessError(`bad message length: the message has ${total} bytes, more than maxLength (${job.maxLength})`);
           Object.defineProperty(err, 'badLength', { value: true });
           throw err;
+        }
+        if (flags & F_SIDE) {
+          // Copy the item out before moving the read position: a reader killed meanwhile
+          // leaves it for the next one.
+          const name = new TextDecoder().decode(this.#u8.slice(at + HDR, at + HDR + n));
+          const out = takeItemSegment(name, total);
+          this.#advance(head, need);
+          Atomics.add(a, CONSUMED, 1);
+          this.#rm.unlock();
+          job.holding = false;
+          this.#wakeWriters();
+          dropItemSegment(name);
+          if (out === null) continue; // removed by a sweep: the item is lost
+          return out;
         }
         if (flags & F_LAST) {
           const out = this.#u8.slice(at + HDR, at + HDR + n);
@@ -675,7 +705,10 @@ export function writeSync(ring: Ring, job: WriteJob, timeoutMs: number, pipe: bo
   for (;;) {
     const r = ring.stepWrite(job, pipe);
     if (r === null) return true;
-    if (r === NO_READER) throw brokenPipe();
+    if (r === NO_READER) {
+      ring.abandonWrite(job);
+      throw brokenPipe();
+    }
     const going = job.off > 0;
     const left = going ? Infinity : deadline - performance.now();
     if (left <= 0) {
@@ -698,7 +731,10 @@ export async function writeAsync(ring: Ring, job: WriteJob, timeoutMs: number, p
   for (;;) {
     const r = ring.stepWrite(job, pipe);
     if (r === null) return true;
-    if (r === NO_READER) throw brokenPipe();
+    if (r === NO_READER) {
+      ring.abandonWrite(job);
+      throw brokenPipe();
+    }
     const going = job.off > 0;
     const left = going ? Infinity : deadline - performance.now();
     if (left <= 0) {

@@ -280,8 +280,15 @@ function sweepLeftovers(): void {
     return;
   }
   let removed = 0;
+  const present = new Set(names);
   for (const file of names) {
     try {
+      // A large queue item in a segment of its own lives as long as its queue's segment.
+      const item = ITEM_NAME.exec(file);
+      if (item) {
+        if (!present.has(item[1]!) && store.unlink(`/${file}`)) removed++;
+        continue;
+      }
       const sab = store.open(`/${file}`);
       const h = header(sab);
       if (h[0] !== MAGIC) continue;
@@ -296,6 +303,49 @@ function sweepLeftovers(): void {
     }
   }
   if (removed) getLogger().info(`removed ${removed} shared memory segment(s) left by crashed programs`);
+}
+
+/** Names of item segments: `<queue segment name>-i<pid>x<seq>`. */
+const ITEM_NAME = /^(mpts-.+)-i\d+x\d+$/;
+let itemSeq = 0;
+
+/**
+ * A segment holding one large item of the queue or pipe whose segment is
+ * `owner`, or null when this mode has no named segments. It is not tracked:
+ * the reader unlinks it once it has copied the item out, and the sweep of
+ * leftovers removes it once its owner's segment is gone.
+ */
+export function createItemSegment(owner: Segment, data: Uint8Array): string | null {
+  const store = namedStore();
+  if (!store || owner.name === null) return null;
+  const name = `${owner.name}-i${process.pid}x${++itemSeq}`;
+  const buf = store.create(name, Math.max(1, data.length));
+  new Uint8Array(buf, 0, data.length).set(data);
+  return name;
+}
+
+/** Copies out the first `length` bytes of an item segment and removes it; null if it is gone. */
+export function takeItemSegment(name: string, length: number): Uint8Array | null {
+  const store = namedStore();
+  if (!store) return null;
+  let buf: SharedArrayBuffer | ArrayBuffer;
+  try {
+    buf = store.open(name);
+  } catch {
+    return null;
+  }
+  const out = new Uint8Array(length);
+  out.set(new Uint8Array(buf, 0, length));
+  return out;
+}
+
+/** Removes an item segment (after it was taken, or when its write was abandoned). */
+export function dropItemSegment(name: string): void {
+  try {
+    namedStore()?.unlink(name);
+  } catch {
+    /* already gone */
+  }
 }
 
 /** Allocates a segment with `size` bytes of data for a library object. */
