@@ -117,7 +117,7 @@ const keep = setInterval(() => {}, 1 << 30);
   let v = 0;
   for (let i = 0; i < n; i++) {
     if (echo) { while (Atomics.load(i32, 0) === v) await Atomics.waitAsync(i32, 0, v).value; v = Atomics.load(i32, 0); Atomics.store(i32, 1, v); Atomics.notify(i32, 1); }
-    else { Atomics.store(i32, 0, ++v); Atomics.notify(i32, 0); while (Atomics.load(i32, 1) !== v) await Atomics.waitAsync(i32, 1, Atomics.load(i32, 1)).value; }
+    else { Atomics.store(i32, 0, ++v); Atomics.notify(i32, 0); let cur; while ((cur = Atomics.load(i32, 1)) !== v) await Atomics.waitAsync(i32, 1, cur).value; }
   }
   parentPort.postMessage('done');
   clearInterval(keep);

@@ -39,6 +39,8 @@ const FULL = {
   pmQueueN: 1_000_000, // queue throughput: messages per repetition
   ringN: 20_000_000,
   pyQueueN: 200_000,
+  ourQueueN: 1_000_000, // our Queue rows: items per repetition
+  pipeMB: 64, // large message
   lockN: 2_000_000, // locks: uncontended acquire+release pairs
   lockPairN: 200_000, // locks: locked increments per worker, two workers
 };
@@ -56,6 +58,7 @@ const QUICK = {
   pmQueueN: 200_000,
   ringN: 4_000_000,
   pyQueueN: 50_000,
+  ourQueueN: 200_000,
   lockN: 500_000,
   lockPairN: 50_000,
 };
@@ -63,7 +66,8 @@ const QUICK = {
 const HELP = `usage: node bench/run.mjs [--quick] [--only <workload>[,<workload>...]] [--reps N]
                           [--no-python] [--no-ours]
 workloads: tiny (tiny tasks), map (map of small items), cpu (CPU scaling), startup (start-up),
-           roundtrip (round trip), queue (queue throughput); full names and prefixes work too.`;
+           roundtrip (round trip), queue (queue throughput), pipe-bytes (large message), locks,
+           internals; full names and prefixes work too.`;
 
 function parseArgs(argv) {
   const o = { quick: false, only: null, reps: null, python: true, ours: true };
@@ -104,6 +108,7 @@ const METRICS = {
   roundtrip: { title: 'round trip', unit: 'µs', better: 'lower' },
   queue: { title: 'queue throughput', unit: 'msgs/s', better: 'higher' },
   locks: { title: 'locks', unit: 'ops/s', better: 'higher' },
+  'pipe-bytes': { title: 'one 64 MB message through a Pipe (child start included)', unit: 'MB/s', better: 'higher' },
   'lib-us': { title: 'library internals (function lookup, serialization)', unit: 'µs', better: 'lower' },
 };
 
@@ -493,6 +498,20 @@ async function startUp(P, opts) {
   await oursRows('startup', P, opts, true);
 }
 
+/** Rows of this library's queues and pipes (bench/queues.mjs), one part at a time. */
+async function queueRows(part, metric, P, opts) {
+  if (!opts.ours) return;
+  const r = await runChild(process.execPath, [here('./queues.mjs'), JSON.stringify({ ...P, part })], { timeoutMs: 300_000, prefix: `  ${part}|` });
+  const rows = r.msgs.filter((x) => x.tag === 'row');
+  for (const m of rows) record(metric, { ...m, lang: 'js', params: { part } });
+  if (!rows.length) record(metric, { metric, row: `ours ${part}`, kind: 'ours', error: `no result (${r.error ?? r.signal ?? r.code})` });
+}
+
+async function pipeBytes(P, opts) {
+  await queueRows('pipe-bytes', 'pipe-bytes', P, opts);
+  await pythonRows('pipe-bytes', P, opts);
+}
+
 async function roundTrip(P, opts) {
   const params = { warm: P.rtWarm, n: P.rtN };
   const rt = (row, kind, transport, fn) => measure('roundtrip', { metric: 'roundtrip', row, kind, transport, params }, fn);
@@ -502,6 +521,8 @@ async function roundTrip(P, opts) {
   await rt("process.send (serialization 'advanced')", 'raw', 'process', () =>
     raw.rtProcessSend('advanced', P.rtWarm, P.rtN, P.reps),
   );
+  // Ours, with the raw Atomics.waitAsync round trip measured in the same child for the await form.
+  await queueRows('roundtrip', 'roundtrip', P, opts);
   await pythonRows('roundtrip', P, opts);
 }
 
@@ -512,6 +533,7 @@ async function queueThroughput(P, opts) {
   await measure('queue', { metric: 'queue', row: 'SAB ring of 8-byte slots, worker -> worker', kind: 'raw', transport: 'thread', params: { n: P.ringN, slots: 4096 } }, () =>
     raw.qSabRing(P.ringN, P.reps),
   );
+  await queueRows('queue', 'queue', P, opts);
   await pythonRows('queue', P, opts);
 }
 
@@ -550,9 +572,10 @@ const WORKLOADS = [
   { key: 'cpu', title: 'CPU scaling', metrics: ['cpu'], run: cpuScaling, what: (P) => `${P.cpuTasks} tasks of burn(${P.burnN}) (Python twin burn(${P.pyBurnN})), 2 workers; wall seconds` },
   { key: 'startup', title: 'start-up', metrics: ['startup-first', 'startup-exit'], run: startUp, what: (P) => `${P.starts} sequential starts per row` },
   { key: 'roundtrip', title: 'round trip', metrics: ['roundtrip'], run: roundTrip, what: (P) => `one message there and back, ${P.rtN} times after ${P.rtWarm} warm-up; µs per trip` },
+  { key: 'pipe-bytes', title: 'large message', metrics: ['pipe-bytes'], run: pipeBytes, what: () => 'one 64 MB sendBytes from a new child to the parent; MB/s' },
   { key: 'locks', title: 'locks', metrics: ['locks'], run: locks, what: (P) => `uncontended acquire+release (${P.lockN}), and two workers doing ${P.lockPairN} locked increments each` },
   { key: 'internals', title: 'library internals', metrics: ['lib-us'], run: internals, what: () => 'function lookup and encode() paths, in one process (tsx, src/)' },
-  { key: 'queue', title: 'queue throughput', metrics: ['queue'], run: queueThroughput, what: (P) => `integers from one worker to another (${P.pmQueueN} postMessage, ${P.ringN} ring, ${P.pyQueueN} Python)` },
+  { key: 'queue', title: 'queue throughput', metrics: ['queue'], run: queueThroughput, what: (P) => `integers from one worker to another (${P.pmQueueN} postMessage, ${P.ringN} ring, ${P.ourQueueN} ours, ${P.pyQueueN} Python)` },
 ];
 
 function selectWorkloads(only) {
