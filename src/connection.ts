@@ -7,7 +7,7 @@
 import { ProcessError, EOFError, BufferTooShort, TimeoutError } from './errors.js';
 import { validateSignal, validateTimeout } from './internal/validators.js';
 import { TIMED_OUT, type Channel, type ReadResult } from './internal/channel.js';
-import { decodeFully, decodeFullySync, encodeValue } from './internal/codec.js';
+import { decodeValue, decodeFullySync, encodeValue, finish } from './internal/codec.js';
 import { RingChannel, type RingChannelState } from './internal/ring-channel.js';
 import { Ring } from './internal/ring.js';
 import { REDUCE, RETAIN, registerHandleKind, currentTransport, type Reduced } from './reduction.js';
@@ -197,7 +197,7 @@ export class Connection<S = unknown, R = S> {
     this.#checkRead();
     const signal = validateSignal(options);
     signal?.throwIfAborted();
-    return (await decodeFully(await this.#read(signal))) as R;
+    return (await finish(decodeValue(await this.#read(signal)))) as R;
   }
 
   /** Blocking `recv`. */

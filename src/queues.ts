@@ -8,7 +8,7 @@
 import { Empty, Full, ProcessError } from './errors.js';
 import { validateSignal, validateTimeout } from './internal/validators.js';
 import { Ring, readAsync, readSync, writeAsync, writeSync, TIMEOUT, type RingRef } from './internal/ring.js';
-import { decodeFully, decodeFullySync, encodeValue } from './internal/codec.js';
+import { decodeValue, decodeFullySync, encodeValue, finish } from './internal/codec.js';
 import { REDUCE, registerHandleKind, currentTransport, type Reduced } from './reduction.js';
 import { waitAsync, waitSync, SLICE_MS } from './internal/waiting.js';
 
@@ -144,7 +144,8 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
     this.beforePut();
     let ok: boolean;
     try {
-      ok = await writeAsync(this.ring, job, o.timeout, false, o.signal);
+      // One step without waiting first: most puts need no more (and no promise chain).
+      ok = this.ring.stepWrite(job, false) === null || (await writeAsync(this.ring, job, o.timeout, false, o.signal));
     } catch (e) {
       this.putFailed();
       throw e;
@@ -193,9 +194,11 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
     const o = parse(options, 'get', false);
     o.signal?.throwIfAborted();
     const job = this.ring.newRead(Infinity, o.timeout === 0);
-    const r = await readAsync(this.ring, job, o.timeout, false, o.signal);
+    // One step without waiting first; a read it started (a message in pieces) goes on below.
+    const first = this.ring.stepRead(job, false);
+    const r = first instanceof Uint8Array ? first : await readAsync(this.ring, job, o.timeout, false, o.signal);
     if (r === TIMEOUT) throw new Empty(`the ${this.kindName()} is empty`);
-    return (await decodeFully(r as Uint8Array)) as T;
+    return finish(decodeValue(r as Uint8Array)) as T;
   }
 
   /** Blocking `get`. */

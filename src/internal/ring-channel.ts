@@ -78,7 +78,10 @@ export class RingChannel implements Channel {
 
   write(parts: readonly Uint8Array[], signal?: AbortSignal): Promise<void> {
     const w = this.#w;
-    return writeAsync(w, w.newWrite(parts), Infinity, true, signal).then(() => undefined);
+    const job = w.newWrite(parts);
+    // One step without waiting first: most sends need no more.
+    if (w.stepWrite(job, true) === null) return Promise.resolve();
+    return writeAsync(w, job, Infinity, true, signal).then(() => undefined);
   }
 
   writeSync(parts: readonly Uint8Array[]): void {
@@ -88,7 +91,10 @@ export class RingChannel implements Channel {
 
   async read(timeoutMs: number, signal?: AbortSignal, maxLength?: number): Promise<ReadResult> {
     const r = this.#r;
-    return result(await readAsync(r, r.newRead(maxLength ?? Infinity), timeoutMs, true, signal));
+    const job = r.newRead(maxLength ?? Infinity);
+    const first = r.stepRead(job, true);
+    if (first instanceof Uint8Array || first === EOF) return result(first);
+    return result(await readAsync(r, job, timeoutMs, true, signal));
   }
 
   readSync(timeoutMs: number, maxLength?: number): ReadResult {
