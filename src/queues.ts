@@ -112,7 +112,7 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
   constructor(maxsize: number | undefined, options: QueueOptions | undefined, init: { [kInit]: QueueState });
   constructor(maxsize?: number, options?: QueueOptions, init?: { [kInit]: QueueState }) {
     if (init) this.ring = Ring.attach(init[kInit].ring);
-    else this.ring = Ring.create(checkBuffer(options), checkMaxsize(maxsize));
+    else this.ring = Ring.create(checkBuffer(options), checkMaxsize(maxsize), true);
   }
 
   /** @internal */

@@ -55,6 +55,7 @@ const HMUTEX = 38; // holders table; owner at int64 index 20 (bytes 160..167)
 const H_OWNER = 20;
 const TOTAL = 42; // + side: sum of the holder counts of side 0 (writers) / 1 (readers)
 const INIT = 44; // 1 once initialised
+const SIDE = 45; // 1: large messages go to item segments (queues); 0: in pieces (pipes)
 const UNBOUNDED = 0x7fffffff;
 
 const HOLDERS_BYTE = 192;
@@ -140,7 +141,9 @@ export class Ring {
   readonly #bytes: number;
   readonly #maxsize: number;
 
-  private constructor(seg: Segment, bytes: number, cap: number | null, maxsize: number) {
+  readonly #sideItems: boolean;
+
+  private constructor(seg: Segment, bytes: number, cap: number | null, maxsize: number, sideItems = false) {
     this.#seg = seg;
     this.#bytes = bytes;
     this.#i32 = new Int32Array(seg.sab, seg.base, DATA_BYTE / 4);
@@ -148,10 +151,12 @@ export class Ring {
     if (cap !== null) {
       Atomics.store(this.#i32, CAP, cap);
       Atomics.store(this.#i32, MAXSIZE, maxsize);
+      Atomics.store(this.#i32, SIDE, sideItems ? 1 : 0);
       Atomics.store(this.#i32, INIT, 1);
     }
     this.#cap = Atomics.load(this.#i32, CAP);
     this.#maxsize = Atomics.load(this.#i32, MAXSIZE);
+    this.#sideItems = Atomics.load(this.#i32, SIDE) === 1 && ITEM_SEGMENTS;
     this.#mask = this.#cap - 1;
     this.#piece = this.#cap / 4 - HDR;
     this.#u8 = new Uint8Array(seg.sab, seg.base + DATA_BYTE, this.#cap);
@@ -161,12 +166,17 @@ export class Ring {
     this.#hm = new ShmMutex(this.#i32, HMUTEX, this.#i64, H_OWNER, 'the holders table of a pipe');
   }
 
-  /** A new ring of `capacity` bytes (rounded up to a power of two, at least 4 KiB). */
-  static create(capacity: number, maxsize: number): Ring {
+  /**
+   * A new ring of `capacity` bytes (rounded up to a power of two, at least 4 KiB).
+   * `sideItems`: a message larger than a piece goes to a segment of its own (queues:
+   * no producer waits behind another's large item), else through the ring in pieces
+   * (pipes: copying in and out overlap, the faster way for one writer and one reader).
+   */
+  static create(capacity: number, maxsize: number, sideItems = false): Ring {
     let cap = 4096;
     while (cap < capacity) cap *= 2;
     const bytes = DATA_BYTE + cap;
-    return new Ring(allocate(bytes), bytes, cap, maxsize);
+    return new Ring(allocate(bytes), bytes, cap, maxsize, sideItems);
   }
 
   /** Reaches a ring described by `ref` (from another worker). */
@@ -228,7 +238,7 @@ export class Ring {
     // A large message goes to a segment of its own when this mode has named segments: the
     // ring then carries only its name, so no other writer waits behind it. Else it goes
     // through the ring in pieces.
-    if (data.length > this.#piece && ITEM_SEGMENTS) {
+    if (data.length > this.#piece && this.#sideItems) {
       const name = createItemSegment(this.#seg, data);
       if (name !== null) {
         return { data: new TextEncoder().encode(name), off: 0, started: false, countsItem, side: { total: data.length, name } };
