@@ -153,7 +153,10 @@ function acquired<T>(lock: Lock | RLock | null, fn: () => T): T {
 
 /** True when `.value` can be touched without taking the lock: none, or an RLock the caller holds. */
 function free(lock: Lock | RLock | null): boolean {
-  return lock === null || (lock instanceof RLock && lock._ownsNow());
+  // Already held by the caller: taking it again would change nothing for an RLock, and with a
+  // plain Lock would wait forever (Python deadlocks there: `with v.get_lock(): v.value += 1`
+  // on a Value given a Lock; here the access goes on, the caller holding the lock).
+  return lock === null || (lock instanceof RLock ? lock._ownsNow() : lock._isMine());
 }
 
 /** Storage shared by every value and array class: a segment and a typed view. */

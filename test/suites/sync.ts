@@ -66,6 +66,19 @@ export function syncSuite(method: StartMethod, options: SyncSuiteOptions = {}): 
       assert.equal(v.value, 4 * n(100_000));
     });
 
+    it('a Value given a plain Lock: .value under getLock() goes on (Python deadlocks there), exact across workers', T, async () => {
+      const v = new Value('i', 0, { lock: new Lock() });
+      const lock = v.getLock();
+      lock.acquireSync();
+      v.value += 1; // would wait for itself if the getter took the held Lock again
+      lock.release();
+      assert.equal(v.value, 1);
+      const ps = [0, 1].map(() => spawn(F.lockedIncrements, [v, n(20_000)]));
+      for (const p of ps) await p.join(60_000);
+      assert.deepEqual(ps.map((p) => p.exitCode), [0, 0]);
+      assert.equal(v.value, 1 + 2 * n(20_000));
+    });
+
     it('async acquire from the main thread and sync acquire in workers exclude each other', T, async () => {
       const v = new Value('i', 0);
       const lock = v.getLock() as RLock;
