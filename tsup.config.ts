@@ -9,6 +9,7 @@ export default defineConfig({
     'child/koffi-waiter': 'src/child/koffi-waiter.ts',
     'child/broker': 'src/child/broker.ts',
     'child/broker-client': 'src/child/broker-client.ts',
+    'child/pool-worker': 'src/child/pool-worker.ts',
   },
   format: ['esm', 'cjs'],
   target: 'node20',

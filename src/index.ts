@@ -59,6 +59,17 @@ export {
 // Named shared memory
 export { SharedMemory, ShareableList, type SharedMemoryOptions, type ShareableItem } from './shared-memory.js';
 
+// Pools
+export {
+  Pool,
+  ThreadPool,
+  AsyncResult,
+  ResultIterator,
+  type PoolOptions,
+  type TaskOptions,
+  type AsyncOptions,
+} from './pool.js';
+
 // Queues (shared memory, any worker, both start methods)
 export {
   Queue,

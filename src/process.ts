@@ -363,6 +363,11 @@ export class Process<A extends unknown[] = unknown[]> {
     return out;
   }
 
+  /** @internal resolves when the started child has ended, without keeping the program alive (pools). */
+  _whenExited(): Promise<void> {
+    return this.#exited ?? Promise.resolve();
+  }
+
   #updateRef(): void {
     const h = this.#handle;
     if (!h || h.hasExited) return;
