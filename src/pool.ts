@@ -204,6 +204,8 @@ export class Pool {
   #state = RUN;
   #outstanding = 0;
   #pumping = false;
+  /** Cancels the result loop's pending wait (terminate). */
+  readonly #stop = new AbortController();
   #taskSeq = 0;
   #workerSeq = 0;
   readonly #fnIds = new Map<AnyFn, { id: number; ref: FnRefData }>();
@@ -338,7 +340,7 @@ export class Pool {
     void (async () => {
       try {
         while (this.#outstanding > 0 && this.#state !== TERMINATE) {
-          const [id, worker, ok, value, ms] = await this.#results.get();
+          const [id, worker, ok, value, ms] = await this.#results.get({ signal: this.#stop.signal });
           this.#taskMs = this.#taskMs * 0.9 + ms * 0.1;
           this.#window = Math.max(PREFETCH, Math.min(MAX_WINDOW, Math.floor(WINDOW_MS / Math.max(this.#taskMs, 1e-4))));
           const slot = this.#slots[worker];
@@ -349,7 +351,7 @@ export class Pool {
           this.#dispatch();
         }
       } catch (e) {
-        getLogger().error(`pool result loop failed: ${(e as Error)?.stack ?? String(e)}`);
+        if (!this.#stop.signal.aborted) getLogger().error(`pool result loop failed: ${(e as Error)?.stack ?? String(e)}`);
       } finally {
         this.#pumping = false;
         if (this.#outstanding > 0 && this.#state !== TERMINATE) this.#pump();
@@ -512,6 +514,7 @@ export class Pool {
       if (s?.alive) s.proc.kill();
     }
     for (const t of tasks) t.settle(false, err);
+    this.#stop.abort(err);
   }
 
   /**
@@ -599,7 +602,8 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
         const it = this.#items as { [Symbol.asyncIterator]?: () => AsyncIterator<unknown>; [Symbol.iterator]?: () => Iterator<unknown> };
         this.#source = it[Symbol.asyncIterator] ? it[Symbol.asyncIterator]!() : it[Symbol.iterator]!();
       }
-      while (!this.#sourceDone && this.#inflight < this.#pool._lookahead && this.#error === null) {
+      // Bounded look-ahead: chunks running plus chunks done but not yet taken.
+      while (!this.#sourceDone && this.#inflight + this.#buffered() < this.#pool._lookahead && this.#error === null) {
         const chunk: unknown[] = [];
         while (chunk.length < this.#chunksize) {
           const r = await this.#source.next();
@@ -628,6 +632,10 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
       this.#reading = false;
       this.#notify();
     }
+  }
+
+  #buffered(): number {
+    return this.#ordered ? this.#doneChunks.size : Math.ceil(this.#ready.length / this.#chunksize);
   }
 
   #take(): IteratorResult<R> | null {

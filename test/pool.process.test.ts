@@ -1,0 +1,3 @@
+import { poolSuite } from './suites/pool.js';
+
+poolSuite('process');
