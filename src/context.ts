@@ -11,6 +11,9 @@ import { bindProcessClass, Process, type StartMethod } from './process.js';
 import { Lock, RLock, Semaphore, BoundedSemaphore, Condition, Event, Barrier } from './synchronize.js';
 import { Value, SharedArray, RawValue, RawArray } from './sharedctypes.js';
 import { SharedMemory, ShareableList } from './shared-memory.js';
+import { Queue, JoinableQueue, SimpleQueue } from './queues.js';
+import { Pipe } from './connection.js';
+import { Pool, type PoolOptions } from './pool.js';
 
 /** Names accepted for a start method: ours, plus `'spawn'` as a synonym of `'process'`. */
 export type StartMethodName = StartMethod | 'spawn';
@@ -49,6 +52,16 @@ export interface Context {
   readonly SharedMemory: typeof SharedMemory;
   /** {@link ShareableList}. */
   readonly ShareableList: typeof ShareableList;
+  /** {@link Queue} (queues work with every start method). */
+  readonly Queue: typeof Queue;
+  /** {@link JoinableQueue}. */
+  readonly JoinableQueue: typeof JoinableQueue;
+  /** {@link SimpleQueue}. */
+  readonly SimpleQueue: typeof SimpleQueue;
+  /** {@link Pipe}. */
+  readonly Pipe: typeof Pipe;
+  /** {@link Pool} whose workers use this context's start method (Python's `ctx.Pool()`). */
+  readonly Pool: typeof Pool;
 }
 
 const KEY = Symbol.for('multiprocessing-ts.contexts');
@@ -109,6 +122,16 @@ export function getContext(method?: StartMethodName): Context {
       RawArray,
       SharedMemory,
       ShareableList,
+      Queue,
+      JoinableQueue,
+      SimpleQueue,
+      Pipe,
+      Pool: class extends Pool {
+        constructor(processes?: number | PoolOptions) {
+          const o: PoolOptions = typeof processes === 'object' && processes !== null ? processes : { processes };
+          super({ ...o, context: o.context ?? m });
+        }
+      },
     });
     map.set(m, ctx);
   }

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Pool, ThreadPool, ProcessError, TimeoutError, WorkerLostError, type StartMethod } from 'multiprocessing-ts';
+import { Pool, ThreadPool, ProcessError, TimeoutError, WorkerLostError, getContext, type StartMethod } from 'multiprocessing-ts';
 import * as F from '../fixtures/pool-targets.js';
 
 const T = { timeout: 90_000 };
@@ -166,6 +166,16 @@ export function poolSuite(method: StartMethod): void {
       pool.terminate();
       await assert.rejects(r.get(), ProcessError);
       await pool.join();
+    });
+
+    it("a context's Pool uses the context's start method (Python's ctx.Pool())", T, async () => {
+      const pool = new (getContext(method).Pool)(1);
+      try {
+        assert.match(await pool.apply(F.workerName, []), method === 'thread' ? /^ThreadPoolWorker-/ : /^ProcessPoolWorker-/);
+      } finally {
+        pool.terminate();
+        await pool.join();
+      }
     });
 
     if (method === 'thread') {
