@@ -13,7 +13,7 @@ import { entryUrl } from './backends/entry-url.js';
 import { getLogger } from './logging.js';
 import { validateSignal, validateTimeout } from './internal/validators.js';
 import type { poolWorkerMain } from './child/pool-worker.js';
-import { type PoolTask, type PoolResult, type TaskKind, TASK_APPLY, TASK_MAP, TASK_STARMAP } from './protocol/pool.js';
+import { type TaskKind, TASK_APPLY, TASK_MAP, TASK_STARMAP, encodeTask, decodeResult } from './protocol/pool.js';
 import type { FnRefData } from './protocol/messages.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -134,7 +134,7 @@ interface Task {
 interface Slot {
   index: number;
   proc: Process;
-  tasks: Queue<PoolTask | null>;
+  tasks: Queue<never>;
   inflight: Map<number, Task>;
   sentFns: Set<number>;
   sentCount: number;
@@ -197,7 +197,7 @@ export class Pool {
   readonly #initializer: AnyFn | null;
   readonly #initargs: unknown[];
   readonly #maxTasks: number;
-  readonly #results: Queue<PoolResult>;
+  readonly #results: Queue<never>;
   readonly #slots: (Slot | null)[];
   readonly #pending: Task[] = [];
   #pendingHead = 0;
@@ -235,13 +235,13 @@ export class Pool {
     this.#initializer = o.initializer ?? null;
     this.#initargs = o.initargs ?? [];
     this.#maxTasks = mt ?? 0;
-    this.#results = new Queue<PoolResult>();
+    this.#results = new Queue<never>();
     this.#slots = new Array<Slot | null>(n).fill(null);
     for (let i = 0; i < n; i++) this.#slots[i] = this.#spawn(i);
   }
 
   #spawn(index: number): Slot {
-    const tasks = new Queue<PoolTask | null>();
+    const tasks = new Queue<never>();
     const name = `${this.#method === 'thread' ? 'Thread' : 'Process'}PoolWorker-${++this.#workerSeq}`;
     const proc = new this.#ctx.Process({
       // The worker loop is an entry file of its own, so that workers import it by name.
@@ -321,7 +321,7 @@ export class Pool {
       }
       const first = !best.sentFns.has(task.fnId);
       try {
-        best.tasks.putSync([task.id, task.fnId, first ? task.ref : null, task.kind, task.payload]);
+        best.tasks._putBytesSync(encodeTask([task.id, task.fnId, first ? task.ref : null, task.kind, task.payload]));
       } catch (e) {
         // The arguments cannot be sent: this task fails, the pool goes on.
         task.settle(false, e);
@@ -340,7 +340,9 @@ export class Pool {
     void (async () => {
       try {
         while (this.#outstanding > 0 && this.#state !== TERMINATE) {
-          const [id, worker, ok, value, ms] = await this.#results.get({ signal: this.#stop.signal });
+          const r = decodeResult(await this.#results._getBytes(this.#stop.signal));
+          const { id, worker, ok, ms } = r;
+          const value = r.value instanceof Promise ? await r.value.catch((e: unknown) => e) : r.value;
           this.#taskMs = this.#taskMs * 0.9 + ms * 0.1;
           this.#window = Math.max(PREFETCH, Math.min(MAX_WINDOW, Math.floor(WINDOW_MS / Math.max(this.#taskMs, 1e-4))));
           const slot = this.#slots[worker];
@@ -363,7 +365,7 @@ export class Pool {
   #maybeRetire(): void {
     if (this.#state !== CLOSE || this.#outstanding > 0 || this.#closedAllWorkers) return;
     this.#closedAllWorkers = true;
-    for (const s of this.#slots) if (s?.alive) s.tasks.putSync(null);
+    for (const s of this.#slots) if (s?.alive) s.tasks._putBytesSync(new Uint8Array(0));
   }
 
   #wrap<T>(opts: { signal?: AbortSignal; timeout?: number }, callbacks?: AsyncOptions<T>): { result: AsyncResult<T>; settle: Settle } {

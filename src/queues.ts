@@ -215,6 +215,26 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
     return this.getSync({ block: false });
   }
 
+  /** @internal puts one raw frame (pools: their own encoding), blocking. */
+  _putBytesSync(bytes: Uint8Array): void {
+    const job = this.ring.newWrite([bytes]);
+    writeSync(this.ring, job, Infinity, false);
+  }
+
+  /** @internal puts one raw frame without blocking the event loop. */
+  async _putBytes(bytes: Uint8Array): Promise<void> {
+    const job = this.ring.newWrite([bytes]);
+    if (this.ring.stepWrite(job, false) !== null) await writeAsync(this.ring, job, Infinity, false);
+  }
+
+  /** @internal takes one raw frame, waiting without blocking the event loop. */
+  async _getBytes(signal?: AbortSignal): Promise<Uint8Array> {
+    const job = this.ring.newRead(Infinity, false);
+    const first = this.ring.stepRead(job, false);
+    if (first instanceof Uint8Array) return first;
+    return (await readAsync(this.ring, job, Infinity, false, signal)) as Uint8Array;
+  }
+
   /** Items in the queue now (approximate while others put and get, as in Python). */
   qsize(): number {
     return this.ring.count();

@@ -6,7 +6,7 @@
  */
 import type { Queue } from '../queues.js';
 import { loadReference } from '../fnref.js';
-import { type PoolTask, type PoolResult, TASK_APPLY, TASK_STARMAP } from '../protocol/pool.js';
+import { TASK_APPLY, TASK_STARMAP, decodeTask, encodeResult } from '../protocol/pool.js';
 import type { FnRefData } from '../protocol/messages.js';
 
 type Fn = (...args: unknown[]) => unknown;
@@ -21,8 +21,8 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
  */
 export async function poolWorkerMain(
   index: number,
-  tasks: Queue<PoolTask | null>,
-  results: Queue<PoolResult>,
+  tasks: Queue<never>,
+  results: Queue<never>,
   initializer: Fn | null,
   initargs: unknown[],
   maxTasks: number,
@@ -31,9 +31,10 @@ export async function poolWorkerMain(
   const fns = new Map<number, Fn>();
   let done = 0;
   for (;;) {
-    const task = await tasks.get();
-    if (task === null) return;
-    const [id, fnId, ref, kind, payload] = task;
+    const bytes = await tasks._getBytes();
+    if (bytes.length === 0) return; // the pool's request to end
+    const task = decodeTask(bytes);
+    const { id, fnId, ref, kind } = task;
     let fn = fns.get(fnId);
     const t0 = performance.now();
     try {
@@ -42,6 +43,7 @@ export async function poolWorkerMain(
         if (typeof fn !== 'function') throw new TypeError(`${(ref as FnRefData).url} export '${(ref as FnRefData).name}' is not a function in this worker`);
         fns.set(fnId, fn);
       }
+      const payload = task.payload instanceof Promise ? await task.payload : task.payload;
       let value: unknown;
       if (kind === TASK_APPLY) {
         value = fn(...(payload as unknown[]));
@@ -56,13 +58,13 @@ export async function poolWorkerMain(
         }
         value = out;
       }
-      await results.put([id, index, 1, value, performance.now() - t0]);
+      await results._putBytes(encodeResult(id, index, 1, value, performance.now() - t0));
     } catch (err) {
       try {
-        await results.put([id, index, 0, err, performance.now() - t0]);
+        await results._putBytes(encodeResult(id, index, 0, err, performance.now() - t0));
       } catch (e2) {
         // The error itself cannot be sent: send what can be.
-        await results.put([id, index, 0, new Error(`${String((err as Error)?.message ?? err)} (the original error could not be sent: ${(e2 as Error).message})`), performance.now() - t0]);
+        await results._putBytes(encodeResult(id, index, 0, new Error(`${String((err as Error)?.message ?? err)} (the original error could not be sent: ${(e2 as Error).message})`), performance.now() - t0));
       }
     }
     if (maxTasks > 0 && ++done >= maxTasks) return;
