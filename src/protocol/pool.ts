@@ -82,8 +82,10 @@ function values(ps: Uint8Array[]): unknown[] | Promise<unknown[]> {
 export function encodeTask(t: PoolTask): Uint8Array {
   const [id, fnId, ref, kind, payload] = t;
   const refBytes = ref ? utf8.encode(JSON.stringify(ref)) : new Uint8Array(0);
-  const enc = payload.map((v, i) => encodeValue(v, kind === TASK_APPLY ? `argument ${i}` : `item ${i} of the chunk`));
-  return frame([id, fnId, kind, payload.length], null, [refBytes, ...enc]);
+  // A call's few arguments one by one (numbers and strings skip the serializer); a chunk of
+  // items as one array (the serializer handles a large array in bulk).
+  const enc = kind === TASK_APPLY ? payload.map((v, i) => encodeValue(v, `argument ${i}`)) : [encodeValue(payload, 'the chunk of items')];
+  return frame([id, fnId, kind, enc.length], null, [refBytes, ...enc]);
 }
 
 /** The task back from bytes (the payload may need an await). */
@@ -95,7 +97,9 @@ export function decodeTask(bytes: Uint8Array): { id: number; fnId: number; ref: 
   const count = dv.getInt32(12, true);
   const [refBytes, ...rest] = parts(bytes, 16, count + 1);
   const ref = refBytes!.length ? (JSON.parse(utf8d.decode(refBytes)) as FnRefData) : null;
-  return { id, fnId, ref, kind, payload: values(rest) };
+  if (kind === TASK_APPLY) return { id, fnId, ref, kind, payload: values(rest) };
+  const chunk = values(rest);
+  return { id, fnId, ref, kind, payload: chunk instanceof Promise ? chunk.then((c) => c[0] as unknown[]) : (chunk[0] as unknown[]) };
 }
 
 /** A result as bytes. */
