@@ -16,8 +16,8 @@ import type { poolWorkerMain } from './child/pool-worker.js';
 import { type TaskKind, TASK_APPLY, TASK_MAP, TASK_STARMAP, encodeTask, decodeResult } from './protocol/pool.js';
 import type { FnRefData } from './protocol/messages.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyFn = (...args: any[]) => unknown;
+/** Any function (parameters typed `never` so that every function is assignable). */
+type AnyFn = (...args: never[]) => unknown;
 
 /** Options of `new Pool(...)`. */
 export interface PoolOptions {
@@ -246,7 +246,7 @@ export class Pool {
     const proc = new this.#ctx.Process({
       // The worker loop is an entry file of its own, so that workers import it by name.
       target: fnRef<typeof poolWorkerMain>(entryUrl('pool-worker'), 'poolWorkerMain'),
-      args: [index, tasks, this.#results, this.#initializer, this.#initargs, this.#maxTasks],
+      args: [index, tasks, this.#results, this.#initializer as ((...a: unknown[]) => unknown) | null, this.#initargs, this.#maxTasks],
       name,
       daemon: true,
     });
