@@ -58,12 +58,19 @@ type Settle = (ok: boolean, value: unknown) => void;
 export class AsyncResult<T> implements PromiseLike<T> {
   #state: 'pending' | 'ok' | 'failed' = 'pending';
   #value: unknown;
-  readonly #done: Promise<void>;
-  #resolveDone!: () => void;
+  /** Made only when someone waits while the task is pending (most results are many, waits few). */
+  #done: Promise<void> | null = null;
+  #resolveDone: (() => void) | null = null;
 
   /** @internal */
-  constructor() {
-    this.#done = new Promise<void>((r) => (this.#resolveDone = r));
+  constructor() {}
+
+  #whenDone(): Promise<void> {
+    return (this.#done ??= new Promise<void>((r) => (this.#resolveDone = r)));
+  }
+
+  #outcome(): Promise<T> {
+    return this.#state === 'ok' ? Promise.resolve(this.#value as T) : Promise.reject(this.#value);
   }
 
   /** @internal */
@@ -71,7 +78,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
     if (this.#state !== 'pending') return false;
     this.#state = ok ? 'ok' : 'failed';
     this.#value = value;
-    this.#resolveDone();
+    this.#resolveDone?.();
     return true;
   }
 
@@ -92,7 +99,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
     const signal = validateSignal(options);
     signal?.throwIfAborted();
     if (this.#state !== 'pending') return;
-    const waits: Promise<unknown>[] = [this.#done];
+    const waits: Promise<unknown>[] = [this.#whenDone()];
     let timer: NodeJS.Timeout | undefined;
     if (t !== undefined) waits.push(new Promise((r) => (timer = setTimeout(r, Math.max(0, t)))));
     let onAbort: (() => void) | undefined;
@@ -110,6 +117,11 @@ export class AsyncResult<T> implements PromiseLike<T> {
    * @throws TimeoutError when not ready in time; the task's own error if it failed.
    */
   async get(ms?: number, options?: { signal?: AbortSignal }): Promise<T> {
+    if (ms === undefined && options === undefined) {
+      // The common case: no timeout, no signal.
+      if (this.#state === 'pending') await this.#whenDone();
+      return this.#outcome();
+    }
     await this.wait(ms, options);
     if (this.#state === 'pending') throw new TimeoutError(`the result was not ready within ${ms} ms`);
     if (this.#state === 'failed') throw this.#value;
