@@ -18,6 +18,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { ProcessError, BrokenBarrierError } from './errors.js';
 import { allocate, attach, segmentRef, type Segment, type SegmentRef } from './internal/segments.js';
 import { SLICE_MS } from './internal/waiting.js';
+import { ShmMutex } from './internal/mutex.js';
 import { LOCAL_OPS, type WordOps } from './internal/word-ops.js';
 import { remoteOps } from './internal/broker-client.js';
 import { REDUCE, registerHandleKind, currentTransport, type Reduced } from './reduction.js';
@@ -949,7 +950,7 @@ export interface BarrierOptions {
 export class Barrier extends Shared {
   readonly #action: (() => unknown) | null;
   readonly #timeout: number;
-  readonly #mutex: BarrierMutex;
+  readonly #mutex: ShmMutex;
 
   /**
    * @param parties - number of parties (an integer >= 1).
@@ -972,7 +973,7 @@ export class Barrier extends Shared {
     if (this.#action && !init) lookupFunction(this.#action);
     const t = validateTimeout(options.timeout, 'options.timeout');
     this.#timeout = t === undefined ? Infinity : Math.max(0, t);
-    this.#mutex = new BarrierMutex(this.i32, this.i64, this.A);
+    this.#mutex = new ShmMutex(this.i32, S, this.i64, OWNER, 'a Barrier', this.A);
   }
 
   /** Number of parties needed to pass the barrier. */
@@ -1196,54 +1197,6 @@ export class Barrier extends Shared {
   /** Python-style description. */
   override toString(): string {
     return `<Barrier(parties=${this.parties}, waiting=${this.nWaiting}, broken=${this.broken})>`;
-  }
-}
-
-/** The small mutex inside a Barrier (same layout as Lock, at the start of its segment). */
-class BarrierMutex {
-  constructor(
-    private readonly i32: Int32Array,
-    private readonly i64: BigInt64Array,
-    private readonly A: WordOps,
-  ) {}
-
-  #take(): boolean {
-    if (this.A.compareExchange(this.i32, S, 0, 1) === 0) {
-      this.A.store(this.i64, OWNER, SELF);
-      return true;
-    }
-    return false;
-  }
-
-  #takeOver(): boolean {
-    const owner = this.A.load(this.i64, OWNER);
-    if (owner === 0n || ownerAlive(owner)) return false;
-    return this.A.compareExchange(this.i64, OWNER, owner, SELF) === owner;
-  }
-
-  lockSync(): void {
-    if (this.#take()) return;
-    let c = this.A.exchange(this.i32, S, 2);
-    while (c !== 0) {
-      if (this.A.waitSync(this.i32, S, 2, SLICE_MS) !== 'not-equal' && this.#takeOver()) return;
-      c = this.A.exchange(this.i32, S, 2);
-    }
-    this.A.store(this.i64, OWNER, SELF);
-  }
-
-  async lockAsync(): Promise<void> {
-    if (this.#take()) return;
-    let c = this.A.exchange(this.i32, S, 2);
-    while (c !== 0) {
-      if ((await this.A.waitAsync(this.i32, S, 2, SLICE_MS)) !== 'not-equal' && this.#takeOver()) return;
-      c = this.A.exchange(this.i32, S, 2);
-    }
-    this.A.store(this.i64, OWNER, SELF);
-  }
-
-  unlock(): void {
-    this.A.store(this.i64, OWNER, 0n);
-    if (this.A.exchange(this.i32, S, 0) === 2) this.A.notify(this.i32, S, 1);
   }
 }
 

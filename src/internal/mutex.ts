@@ -1,12 +1,14 @@
 /**
- * A small futex mutex inside another object's shared memory (queues, pipes):
- * word `s` is the state (0 free, 1 held, 2 held and maybe waited for), the
- * int64 at `ownerIndex` (BigInt64 units) the holder's key. A holder that died
- * is taken over by the next waiter, with a warning naming it. Waits go
- * through the one wait/wake protocol of the library (internal/waiting).
+ * A small futex mutex inside another object's shared memory (queues, pipes,
+ * a Barrier's inner lock): word `s` is the state (0 free, 1 held, 2 held and
+ * maybe waited for), the int64 at `ownerIndex` (BigInt64 units) the holder's
+ * key. A holder that died is taken over by the next waiter, with a warning
+ * naming it. Memory is reached through word operations (internal/word-ops:
+ * `Atomics` and the one wait/wake protocol, or a broker's remote operations).
  * @internal
  */
-import { waitAsync, waitSync, notify, SLICE_MS } from './waiting.js';
+import { SLICE_MS } from './waiting.js';
+import { LOCAL_OPS, type WordOps } from './word-ops.js';
 import { selfKey, ownerAlive, describeKey } from './liveness.js';
 import { getLogger } from '../logging.js';
 
@@ -19,29 +21,30 @@ export class ShmMutex {
     private readonly i64: BigInt64Array,
     private readonly ownerIndex: number,
     private readonly what: string,
+    private readonly A: WordOps = LOCAL_OPS,
   ) {}
 
   /** One attempt. */
   tryLock(): boolean {
-    if (Atomics.compareExchange(this.i32, this.s, 0, 1) === 0) {
-      Atomics.store(this.i64, this.ownerIndex, SELF);
+    if (this.A.compareExchange(this.i32, this.s, 0, 1) === 0) {
+      this.A.store(this.i64, this.ownerIndex, SELF);
       return true;
     }
     return false;
   }
 
   #takeOver(): boolean {
-    const owner = Atomics.load(this.i64, this.ownerIndex);
+    const owner = this.A.load(this.i64, this.ownerIndex);
     if (owner === 0n || ownerAlive(owner)) return false;
-    if (Atomics.compareExchange(this.i64, this.ownerIndex, owner, SELF) !== owner) return false;
-    Atomics.store(this.i32, this.s, 2);
+    if (this.A.compareExchange(this.i64, this.ownerIndex, owner, SELF) !== owner) return false;
+    this.A.store(this.i32, this.s, 2);
     getLogger().warn(`${this.what} was held by ${describeKey(owner)}, which ended while holding it; ${describeKey(SELF)} took it over`);
     return true;
   }
 
   /** True when the holder is a worker that ended (its item may be half written or read). */
   holderDead(): boolean {
-    const owner = Atomics.load(this.i64, this.ownerIndex);
+    const owner = this.A.load(this.i64, this.ownerIndex);
     return owner !== 0n && owner !== SELF && !ownerAlive(owner);
   }
 
@@ -49,36 +52,36 @@ export class ShmMutex {
   lockSync(deadline = Infinity): boolean {
     if (this.tryLock()) return true;
     for (let k = 0; k < 200; k++) {
-      if (Atomics.load(this.i32, this.s) === 0 && this.tryLock()) return true;
+      if (this.A.load(this.i32, this.s) === 0 && this.tryLock()) return true;
     }
-    let c = Atomics.exchange(this.i32, this.s, 2);
+    let c = this.A.exchange(this.i32, this.s, 2);
     while (c !== 0) {
       const left = deadline - performance.now();
       if (left <= 0) return false;
-      if (waitSync(this.i32, this.s, 2, Math.min(left, SLICE_MS)) !== 'not-equal' && this.#takeOver()) return true;
-      c = Atomics.exchange(this.i32, this.s, 2);
+      if (this.A.waitSync(this.i32, this.s, 2, Math.min(left, SLICE_MS)) !== 'not-equal' && this.#takeOver()) return true;
+      c = this.A.exchange(this.i32, this.s, 2);
     }
-    Atomics.store(this.i64, this.ownerIndex, SELF);
+    this.A.store(this.i64, this.ownerIndex, SELF);
     return true;
   }
 
   /** Waits without blocking the event loop until held or `deadline` passes. */
   async lockAsync(deadline = Infinity, signal?: AbortSignal): Promise<boolean> {
     if (this.tryLock()) return true;
-    let c = Atomics.exchange(this.i32, this.s, 2);
+    let c = this.A.exchange(this.i32, this.s, 2);
     while (c !== 0) {
       const left = deadline - performance.now();
       if (left <= 0) return false;
-      const r = await waitAsync(this.i32, this.s, 2, Math.min(left, SLICE_MS), signal);
+      const r = await this.A.waitAsync(this.i32, this.s, 2, Math.min(left, SLICE_MS), signal);
       if (r !== 'not-equal' && this.#takeOver()) return true;
-      c = Atomics.exchange(this.i32, this.s, 2);
+      c = this.A.exchange(this.i32, this.s, 2);
     }
-    Atomics.store(this.i64, this.ownerIndex, SELF);
+    this.A.store(this.i64, this.ownerIndex, SELF);
     return true;
   }
 
   unlock(): void {
-    Atomics.store(this.i64, this.ownerIndex, 0n);
-    if (Atomics.exchange(this.i32, this.s, 0) === 2) notify(this.i32, this.s, 1);
+    this.A.store(this.i64, this.ownerIndex, 0n);
+    if (this.A.exchange(this.i32, this.s, 0) === 2) this.A.notify(this.i32, this.s, 1);
   }
 }
