@@ -501,11 +501,6 @@ export class Pool {
     return this.#size * Math.max(PREFETCH, this.#window) * 2;
   }
 
-  /** @internal */
-  _running(): boolean {
-    return this.#state === RUN;
-  }
-
   /** No more tasks will be submitted; the workers end once the queued work is done. */
   close(): void {
     if (this.#state !== RUN) return;

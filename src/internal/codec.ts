@@ -182,11 +182,6 @@ export function finish(v: unknown): unknown {
   return decode({ data: v[kNeedsRevive], walked: true });
 }
 
-/** Decodes fully (async: functions inside are imported). */
-export async function decodeFully(bytes: Uint8Array): Promise<unknown> {
-  return finish(decodeValue(bytes));
-}
-
 /**
  * Decodes fully without waiting. Values holding function references need
  * their modules imported, which only the async form can do.

@@ -90,6 +90,8 @@ export const WRITERS = 0;
 export const READERS = 1;
 
 const SELF = selfKey();
+const utf8 = new TextEncoder();
+const utf8d = new TextDecoder();
 
 function pad8(n: number): number {
   return (n + 7) & ~7;
@@ -209,18 +211,8 @@ export class Ring {
     return max !== UNBOUNDED && this.count() >= max;
   }
 
-  /** Bytes of ring in use. */
-  used(): number {
-    return (Atomics.load(this.#i32, TAIL) - Atomics.load(this.#i32, HEAD)) >>> 0;
-  }
-
   // ---------------------------------------------------------------------------------
   // Writing
-
-  /** The largest payload that goes as one record. */
-  get pieceSize(): number {
-    return this.#piece;
-  }
 
   newWrite(parts: readonly Uint8Array[], countsItem = true): WriteJob {
     let data: Uint8Array;
@@ -241,7 +233,7 @@ export class Ring {
     if (data.length > this.#piece && this.#sideItems) {
       const name = createItemSegment(this.#seg, data);
       if (name !== null) {
-        return { data: new TextEncoder().encode(name), off: 0, started: false, countsItem, side: { total: data.length, name } };
+        return { data: utf8.encode(name), off: 0, started: false, countsItem, side: { total: data.length, name } };
       }
     }
     return { data, off: 0, started: false, countsItem, side: null };
@@ -412,7 +404,7 @@ export class Ring {
         if (flags & F_SIDE) {
           // Copy the item out before moving the read position: a reader killed meanwhile
           // leaves it for the next one.
-          const name = new TextDecoder().decode(this.#u8.slice(at + HDR, at + HDR + n));
+          const name = utf8d.decode(this.#u8.slice(at + HDR, at + HDR + n));
           const out = takeItemSegment(name, total);
           this.#advance(head, need);
           Atomics.add(a, CONSUMED, 1);
@@ -579,10 +571,6 @@ export class Ring {
         return true;
       }
     }
-  }
-
-  unfinished(): number {
-    return Atomics.load(this.#i32, UNFINISHED);
   }
 
   /** What `join` waits on while tasks are outstanding. */
