@@ -28,8 +28,19 @@ export const REDUCE = Symbol.for('multiprocessing-ts.reduce');
  */
 export const RETAIN = Symbol.for('multiprocessing-ts.retain');
 
+// On globalThis: an app that loads both builds has pipes from either.
+const RETAINABLES = Symbol.for('multiprocessing-ts.retainables');
+const flags = globalThis as unknown as Record<symbol, boolean | undefined>;
+
+/** Called when an object with {@link RETAIN} is first made: until then `retainAll` need not walk. @internal */
+export function noteRetainable(): void {
+  flags[RETAINABLES] = true;
+}
+
 /** Calls {@link RETAIN} on every library object inside `value`; returns the release functions. @internal */
 export function retainAll(value: unknown, out: Array<() => void> = [], seen: Set<object> = new Set()): Array<() => void> {
+  // Most programs never make a pipe: no walk over every Process's arguments for them.
+  if (!flags[RETAINABLES]) return out;
   if (typeof value !== 'object' || value === null || seen.has(value) || ArrayBuffer.isView(value)) return out;
   seen.add(value);
   const r = (value as { [RETAIN]?: () => () => void })[RETAIN];

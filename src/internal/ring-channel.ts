@@ -11,7 +11,7 @@
  * @internal
  */
 import { TIMED_OUT, type Channel, type ReadResult } from './channel.js';
-import { noteInFlight } from '../reduction.js';
+import { noteInFlight, noteRetainable } from '../reduction.js';
 import { Ring, READERS, WRITERS, EOF, TIMEOUT, readAsync, readSync, writeAsync, writeSync, pollAsync, pollSync, type RingRef } from './ring.js';
 
 /** How a pipe end travels. */
@@ -60,6 +60,7 @@ export class RingChannel implements Channel {
     this.canRead = read !== null;
     this.canWrite = write !== null;
     this.#held = { read, write, open: true };
+    noteRetainable();
     read?.hold(READERS);
     write?.hold(WRITERS);
     if (fromToken !== undefined) {
