@@ -29,15 +29,12 @@ import {
   getContext,
   wait,
   type Process,
-  type ProcessOptions,
 } from 'multiprocessing-ts';
+import { withChildren, type Children } from '../children.js';
 import * as t from '../fixtures/queue-targets.js';
 
 type StartMethod = 'thread' | 'process';
 type Context = ReturnType<typeof getContext>;
-/** Any exported function of the fixture module (checked at the call by the library, not by the compiler). */
-type Target = (...args: never[]) => unknown;
-
 /** Per-test bound (node:test fails the test when it runs longer). */
 const TEST = { timeout: 30_000 } as const;
 /** Bound of every join. */
@@ -142,52 +139,6 @@ function unsendables(): Array<[string, unknown]> {
   ];
 }
 
-/** The children of one test: started daemonic, joined with checks, killed in `finally`. */
-class Children {
-  readonly procs: Process[] = [];
-  constructor(private readonly ctx: Context) {}
-
-  start(target: Target, args: unknown[], options: Partial<ProcessOptions> = {}): Process {
-    const p = new this.ctx.Process({ target: target as ProcessOptions['target'], args, daemon: true, ...options });
-    this.procs.push(p);
-    p.start();
-    return p;
-  }
-
-  /** Joins every child (bounded) and asserts that each ended with exitCode 0. */
-  async joinAll(ms: number = JOIN_MS): Promise<void> {
-    for (const p of this.procs) {
-      assert.equal(await p.join(ms), undefined);
-      assert.equal(p.isAlive(), false, `${p.name} still alive after join(${ms})`);
-      assert.equal(p.exitCode, 0, `${p.name} ended with exitCode ${p.exitCode} (a check failed in the child: see stderr)`);
-    }
-  }
-
-  /** Ends whatever is still running. */
-  async reap(): Promise<void> {
-    for (const p of this.procs) {
-      let alive: boolean;
-      try {
-        alive = p.isAlive();
-      } catch {
-        continue;
-      }
-      if (alive) {
-        p.kill();
-        await p.join(JOIN_MS);
-      }
-    }
-  }
-}
-
-async function withChildren(ctx: Context, fn: (kids: Children) => Promise<void>): Promise<void> {
-  const kids = new Children(ctx);
-  try {
-    await fn(kids);
-  } finally {
-    await kids.reap();
-  }
-}
 
 // ---------------------------------------------------------------------------
 

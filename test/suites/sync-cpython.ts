@@ -44,13 +44,12 @@ import {
   type Process,
   type ProcessOptions,
 } from 'multiprocessing-ts';
+import { withChildren, type Children } from '../children.js';
 import * as t from '../fixtures/sync-targets.js';
 import { awaitResult, runProgram, tmpPath } from '../helpers.js';
 
 type StartMethod = 'thread' | 'process';
 type Context = ReturnType<typeof getContext>;
-/** Any exported function of the fixture module (checked at the call by the library, not by the compiler). */
-type Target = (...args: never[]) => unknown;
 
 /** Per-test bound (node:test fails the test when it runs longer). */
 const TEST = { timeout: 30_000 } as const;
@@ -151,52 +150,6 @@ function alreadyExists(e: unknown): true {
   return true;
 }
 
-/** The children of one test: started daemonic, joined with checks, killed in `finally`. */
-class Children {
-  readonly procs: Process[] = [];
-  constructor(private readonly ctx: Context) {}
-
-  start(target: Target, args: unknown[], options: Partial<ProcessOptions> = {}): Process {
-    const p = new this.ctx.Process({ target: target as ProcessOptions['target'], args, daemon: true, ...options });
-    this.procs.push(p);
-    p.start();
-    return p;
-  }
-
-  /** Joins every child (bounded) and asserts that each ended with exitCode 0. */
-  async joinAll(ms: number = JOIN_MS): Promise<void> {
-    for (const p of this.procs) {
-      assert.equal(await p.join(ms), undefined);
-      assert.equal(p.isAlive(), false, `${p.name} still alive after join(${ms})`);
-      assert.equal(p.exitCode, 0, `${p.name} ended with exitCode ${p.exitCode} (a check failed in the child: see stderr)`);
-    }
-  }
-
-  /** Ends whatever is still running. */
-  async reap(): Promise<void> {
-    for (const p of this.procs) {
-      let alive: boolean;
-      try {
-        alive = p.isAlive();
-      } catch {
-        continue;
-      }
-      if (alive) {
-        p.kill();
-        await p.join(JOIN_MS);
-      }
-    }
-  }
-}
-
-async function withChildren(ctx: Context, fn: (kids: Children) => Promise<void>): Promise<void> {
-  const kids = new Children(ctx);
-  try {
-    await fn(kids);
-  } finally {
-    await kids.reap();
-  }
-}
 
 /** A SharedMemory name unique to this run (CPython appends the pid). */
 function shmName(prefix: string): string {
