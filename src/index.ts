@@ -67,8 +67,13 @@ export {
   ResultIterator,
   type PoolOptions,
   type TaskOptions,
+  type MapOptions,
+  type IterOptions,
   type AsyncOptions,
+  type PoolStats,
+  type WorkerStats,
 } from './pool.js';
+export { currentTask, TaskContext } from './internal/task-context.js';
 
 // Queues (shared memory, any worker, both start methods)
 export {

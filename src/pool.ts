@@ -4,7 +4,7 @@
  * task queue per worker, one result queue per pool).
  * @module
  */
-import { ProcessError, TimeoutError, WorkerLostError } from './errors.js';
+import { Full, ProcessError, TimeoutError, WorkerLostError } from './errors.js';
 import { Queue } from './queues.js';
 import { Process, cpuCount, type StartMethod } from './process.js';
 import { getContext, type StartMethodName, type Context } from './context.js';
@@ -13,7 +13,8 @@ import { entryUrl } from './backends/entry-url.js';
 import { getLogger } from './logging.js';
 import { validateSignal, validateTimeout } from './internal/validators.js';
 import type { poolWorkerMain } from './child/pool-worker.js';
-import { type TaskKind, TASK_APPLY, TASK_MAP, TASK_STARMAP, encodeTask, decodeResult } from './protocol/pool.js';
+import { type TaskKind, type StopKind, TASK_APPLY, TASK_MAP, TASK_STARMAP, STOP_ABORT, STOP_TIMEOUT, encodeTask, decodeResult, encodeStop } from './protocol/pool.js';
+import { ProgressBar, type ProgressOptions } from './progress.js';
 import type { FnRefData } from './protocol/messages.js';
 
 /** Any function (parameters typed `never` so that every function is assignable). */
@@ -31,6 +32,18 @@ export interface PoolOptions {
   maxTasksPerChild?: number;
   /** Start method (or context) of the workers. @default the default start method */
   context?: Context | StartMethodName;
+  /**
+   * Most tasks waiting for a worker. Beyond it, `apply`, `map`, `starmap` and the
+   * `imap` iterators wait for room, `mapAsync`/`starmapAsync` hand in their chunks as room
+   * frees, and `applyAsync` (which cannot wait: it returns at once) throws `Full`; use
+   * {@link Pool.waitForRoom} before it. @default unbounded
+   */
+  maxQueue?: number;
+  /**
+   * Milliseconds a task that was aborted or timed out gets to stop by itself (it sees
+   * `currentTask().signal`) before its worker is ended and replaced. @default 1000
+   */
+  abortGrace?: number;
 }
 
 /** Options every task call accepts. */
@@ -41,8 +54,23 @@ export interface TaskOptions {
   timeout?: number;
 }
 
+/** Options of the map family: the task options, and a progress bar. */
+export interface MapOptions extends TaskOptions {
+  /**
+   * Draws a progress bar on stderr (when it is a terminal) counting the items done: `true`,
+   * or the bar's options (`label`, ...). The total is the number of items, when known.
+   */
+  progress?: boolean | ProgressOptions;
+}
+
+/** Options of `imap` / `imapUnordered`. */
+export interface IterOptions extends MapOptions {
+  /** `timeout` applies to each chunk's task; an abort of `signal` ends the iteration with its reason. */
+  timeout?: number;
+}
+
 /** Options of `applyAsync` (and the other `...Async` calls). */
-export interface AsyncOptions<R> extends TaskOptions {
+export interface AsyncOptions<R> extends MapOptions {
   /** Called with the result once it is there (in the calling thread). Errors it throws are logged. */
   callback?: (result: R) => void;
   /** Called with the error if the task fails. Errors it throws are logged. */
@@ -141,16 +169,60 @@ interface Task {
   kind: TaskKind;
   payload: unknown[];
   settle: Settle;
+  done: boolean;
+  /** The worker holding it, once handed over. */
+  slot: Slot | null;
+  /** Stopped before any worker took it: skipped when its turn comes. */
+  cancelled: boolean;
+  /** Asked to stop in its worker; the worker is replaced when the grace period ends. */
+  grace: NodeJS.Timeout | null;
+}
+
+/** A call still handing in tasks (see `Pool.#producers`). */
+interface Producer {
+  drain(): void;
+  kill(err: unknown): void;
 }
 
 interface Slot {
   index: number;
   proc: Process;
   tasks: Queue<never>;
+  control: Queue<never>;
   inflight: Map<number, Task>;
   sentFns: Set<number>;
   sentCount: number;
   alive: boolean;
+  busyMs: number;
+  finished: number;
+}
+
+/** One worker in {@link PoolStats}. */
+export interface WorkerStats {
+  /** The worker's name (`ThreadPoolWorker-3`, `ProcessPoolWorker-1`). */
+  name: string;
+  /** OS process id (the pool's own for thread workers). */
+  pid: number | null;
+  /** Tasks handed to this worker and not finished (running or waiting in its own queue). */
+  holding: number;
+  /** Tasks it finished (either way). */
+  finished: number;
+  /** Milliseconds it spent running tasks. */
+  busyMs: number;
+}
+
+/** What `pool.stats()` reports. A map call's chunk counts as one task. */
+export interface PoolStats {
+  /** Tasks waiting for a worker. */
+  queued: number;
+  /** Tasks handed to a worker and not finished. */
+  running: number;
+  /** Tasks that finished with a result. */
+  completed: number;
+  /** Tasks that failed (an error, a lost worker, an abort or a timeout). */
+  failed: number;
+  /** The live workers. */
+  workers: WorkerStats[];
 }
 
 const RUN = 0;
@@ -163,6 +235,7 @@ const TERMINATE = 2;
  * that the hand-offs (each a wake-up when a side sleeps) do not dominate.
  */
 const PREFETCH = 2;
+const DEFAULT_GRACE = 1000;
 const MAX_WINDOW = 256;
 const WINDOW_MS = 2;
 
@@ -170,12 +243,31 @@ function checkFn(fn: unknown, name: string): asserts fn is AnyFn {
   if (typeof fn !== 'function') throw new TypeError(`${name} must be a function; received ${fn === null ? 'null' : typeof fn}`);
 }
 
-function taskOptions(o: unknown): { signal?: AbortSignal; timeout?: number } {
+interface Parsed {
+  signal?: AbortSignal;
+  timeout?: number;
+  progress?: ProgressOptions;
+}
+
+function taskOptions(o: unknown): Parsed {
   if (o === undefined) return {};
-  if (typeof o !== 'object' || o === null) throw new TypeError('options must be an object');
+  if (typeof o !== 'object' || o === null) throw new TypeError(`options must be an object; received ${o === null ? 'null' : typeof o}`);
   const signal = validateSignal(o);
   const timeout = validateTimeout((o as TaskOptions).timeout, 'options.timeout');
-  return { signal, timeout };
+  const p = (o as MapOptions).progress;
+  let progress: ProgressOptions | undefined;
+  if (p === true) progress = {};
+  else if (typeof p === 'object' && p !== null) progress = p;
+  else if (p !== undefined && p !== false) throw new TypeError(`options.progress must be a boolean or progress options; received ${typeof p}`);
+  return { signal, timeout, progress };
+}
+
+function positiveInt(v: unknown, name: string, allowInfinity: boolean): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`${name} must be a number; received ${typeof v}`);
+  if (allowInfinity && v === Infinity) return undefined;
+  if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer; received ${v}`);
+  return v;
 }
 
 function callSafely(what: string, fn: ((v: never) => void) | undefined, v: unknown): void {
@@ -209,15 +301,32 @@ export class Pool {
   readonly #initializer: AnyFn | null;
   readonly #initargs: unknown[];
   readonly #maxTasks: number;
+  readonly #maxQueue: number;
+  readonly #grace: number;
   readonly #results: Queue<never>;
   readonly #slots: (Slot | null)[];
   readonly #pending: Task[] = [];
   #pendingHead = 0;
+  /** Tasks in `#pending` not yet handed to a worker nor cancelled. */
+  #queued = 0;
+  readonly #roomWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  /**
+   * Calls still handing in tasks (lazy iterators, chunk feeders): the workers are not told to
+   * end while one is open. Each gets `drain` on close() (hand in the rest now) and `kill` on
+   * terminate().
+   */
+  readonly #producers = new Set<Producer>();
   #state = RUN;
   #outstanding = 0;
+  #completed = 0;
+  #failed = 0;
   #pumping = false;
-  /** Cancels the result loop's pending wait (terminate). */
-  readonly #stop = new AbortController();
+  /**
+   * Cancels the result loop's wait: when nothing is outstanding any more (a lost worker's
+   * tasks are settled without a result, and the loop must not keep the program alive), or on
+   * terminate(). A fresh one for each run of the loop.
+   */
+  #stop = new AbortController();
   #taskSeq = 0;
   #workerSeq = 0;
   readonly #fnIds = new Map<AnyFn, { id: number; ref: FnRefData }>();
@@ -237,16 +346,17 @@ export class Pool {
     if (n < 1) throw new RangeError('Number of processes must be at least 1');
     if (o.initializer !== undefined && o.initializer !== null) checkFn(o.initializer, 'initializer');
     if (o.initargs !== undefined && !Array.isArray(o.initargs)) throw new TypeError('initargs must be an array');
-    const mt = o.maxTasksPerChild;
-    if (mt !== undefined && mt !== null && (typeof mt !== 'number' || !Number.isInteger(mt) || mt < 1)) {
-      throw new RangeError('maxTasksPerChild must be a positive integer');
-    }
+    const mt = positiveInt(o.maxTasksPerChild, 'maxTasksPerChild', false);
+    const mq = positiveInt(o.maxQueue, 'maxQueue', true);
+    const grace = validateTimeout(o.abortGrace, 'abortGrace');
     this.#ctx = typeof o.context === 'object' && o.context !== null ? o.context : getContext(o.context);
     this.#method = this.#ctx.startMethod;
     this.#size = n;
     this.#initializer = o.initializer ?? null;
     this.#initargs = o.initargs ?? [];
     this.#maxTasks = mt ?? 0;
+    this.#maxQueue = mq ?? Infinity;
+    this.#grace = grace === undefined ? DEFAULT_GRACE : Math.max(0, grace);
     this.#results = new Queue<never>();
     this.#slots = new Array<Slot | null>(n).fill(null);
     for (let i = 0; i < n; i++) this.#slots[i] = this.#spawn(i);
@@ -254,30 +364,39 @@ export class Pool {
 
   #spawn(index: number): Slot {
     const tasks = new Queue<never>();
+    const control = new Queue<never>();
     const name = `${this.#method === 'thread' ? 'Thread' : 'Process'}PoolWorker-${++this.#workerSeq}`;
     const proc = new this.#ctx.Process({
       // The worker loop is an entry file of its own, so that workers import it by name.
       target: fnRef<typeof poolWorkerMain>(entryUrl('pool-worker'), 'poolWorkerMain'),
-      args: [index, tasks, this.#results, this.#initializer as ((...a: unknown[]) => unknown) | null, this.#initargs, this.#maxTasks],
+      args: [index, tasks, this.#results, control, this.#initializer as ((...a: unknown[]) => unknown) | null, this.#initargs, this.#maxTasks],
       name,
       daemon: true,
     });
     proc.start();
-    const slot: Slot = { index, proc, tasks, inflight: new Map(), sentFns: new Set(), sentCount: 0, alive: true };
+    const slot: Slot = { index, proc, tasks, control, inflight: new Map(), sentFns: new Set(), sentCount: 0, alive: true, busyMs: 0, finished: 0 };
     void proc._whenExited().then(() => this.#onExit(slot));
     return slot;
   }
 
-  #onExit(slot: Slot): void {
+  async #onExit(slot: Slot): Promise<void> {
     slot.alive = false;
+    // Results the worker put before it ended may still wait in the result queue (a worker
+    // recycled by maxTasksPerChild ends right after its last put): let the result loop take
+    // them before anything it held counts as lost. Bounded: two seconds at most.
+    const until = performance.now() + 2000;
+    while (slot.inflight.size && this.#state !== TERMINATE && this.#results.qsize() > 0 && performance.now() < until) {
+      await new Promise<void>((r) => setTimeout(r, 1));
+    }
     if (this.#slots[slot.index] === slot) this.#slots[slot.index] = null;
     if (slot.inflight.size) {
       const code = slot.proc.exitCode;
-      for (const t of slot.inflight.values()) {
+      const tasks = [...slot.inflight.values()];
+      slot.inflight.clear();
+      for (const t of tasks) {
         if (this.#state === TERMINATE) continue;
         t.settle(false, new WorkerLostError(`the pool worker ${slot.proc.name} ended (exit code ${code}) while it held this task`));
       }
-      slot.inflight.clear();
     }
     if (this.#state === RUN || (this.#state === CLOSE && this.#outstanding > 0)) {
       this.#slots[slot.index] = this.#spawn(slot.index);
@@ -299,25 +418,83 @@ export class Pool {
   }
 
   /** Queues one task; `settle` is called once with its outcome. */
-  #submit(fn: AnyFn, kind: TaskKind, payload: unknown[], settle: Settle): void {
+  #submit(fn: AnyFn, kind: TaskKind, payload: unknown[], settle: Settle): Task {
     const f = this.#fn(fn);
-    const task: Task = { id: ++this.#taskSeq, fnId: f.id, ref: f.ref, kind, payload, settle: () => {} };
+    const task: Task = { id: ++this.#taskSeq, fnId: f.id, ref: f.ref, kind, payload, settle: () => {}, done: false, slot: null, cancelled: false, grace: null };
     this.#outstanding++;
-    let settled = false;
     task.settle = (ok, value) => {
-      if (settled) return;
-      settled = true;
-      this.#outstanding--;
+      if (task.done) return;
+      task.done = true;
+      if (task.grace) clearTimeout(task.grace);
+      if (--this.#outstanding === 0 && this.#pumping) this.#stop.abort();
+      if (ok) this.#completed++;
+      else this.#failed++;
       settle(ok, value);
       this.#maybeRetire();
     };
     this.#pending.push(task);
+    this.#queued++;
     this.#dispatch();
     this.#pump();
+    return task;
+  }
+
+  /**
+   * Stops a task whose caller aborted or timed out: dropped if no worker took it yet, else
+   * the worker is told (its `currentTask().signal` aborts) and replaced if the task has not
+   * ended after the grace period.
+   */
+  #stopTask(task: Task, why: StopKind, reason: unknown): void {
+    if (task.done || task.grace) return;
+    const slot = task.slot;
+    if (!slot) {
+      task.cancelled = true;
+      this.#queued--;
+      task.settle(false, reason);
+      this.#wakeRoom();
+      return;
+    }
+    try {
+      slot.control._putBytesSync(encodeStop(task.id, why));
+    } catch {
+      // the worker's control queue is gone: the grace timer still ends it
+    }
+    const expire = (): void => {
+      if (task.done || !slot.alive || slot.inflight.get(task.id) !== task) return;
+      // A worker runs what it holds one at a time, oldest first. While an older task is still
+      // unfinished (or a result waits to be read), this one has not started: wait again.
+      if (slot.inflight.keys().next().value !== task.id || this.#results.qsize() > 0) task.grace = setTimeout(expire, this.#grace);
+      else this.#replace(slot);
+    };
+    task.grace = setTimeout(expire, this.#grace);
+  }
+
+  /** Ends a worker whose stopped task overran its grace period; what else it held goes to others. */
+  #replace(slot: Slot): void {
+    const others: Task[] = [];
+    for (const t of slot.inflight.values()) if (!t.grace) others.push(t);
+    for (const t of others) {
+      slot.inflight.delete(t.id);
+      t.slot = null;
+    }
+    // A worker runs its tasks one at a time in order, and the stopped task has not ended,
+    // so these have not started: they go back to the front of the line.
+    this.#pending.splice(this.#pendingHead, 0, ...others);
+    this.#queued += others.length;
+    getLogger().debug(`pool worker ${slot.proc.name} did not stop its task within ${this.#grace} ms: replacing it`);
+    slot.proc.kill();
+  }
+
+  #wakeRoom(): void {
+    while (this.#roomWaiters.length && this.#queued < this.#maxQueue) this.#roomWaiters.shift()!.resolve();
   }
 
   #dispatch(): void {
     while (this.#pendingHead < this.#pending.length) {
+      if (this.#pending[this.#pendingHead]!.cancelled) {
+        this.#pendingHead++;
+        continue;
+      }
       let best: Slot | null = null;
       for (const s of this.#slots) {
         if (!s || !s.alive) continue;
@@ -325,12 +502,13 @@ export class Pool {
         if (this.#maxTasks > 0 && s.sentCount >= this.#maxTasks) continue;
         if (!best || s.inflight.size < best.inflight.size) best = s;
       }
-      if (!best) return;
+      if (!best) break;
       const task = this.#pending[this.#pendingHead++]!;
       if (this.#pendingHead > 1024 && this.#pendingHead * 2 > this.#pending.length) {
         this.#pending.splice(0, this.#pendingHead);
         this.#pendingHead = 0;
       }
+      this.#queued--;
       const first = !best.sentFns.has(task.fnId);
       try {
         best.tasks._putBytesSync(encodeTask([task.id, task.fnId, first ? task.ref : null, task.kind, task.payload]));
@@ -341,31 +519,37 @@ export class Pool {
       }
       if (first) best.sentFns.add(task.fnId);
       best.sentCount++;
+      task.slot = best;
       best.inflight.set(task.id, task);
     }
+    if (this.#roomWaiters.length) this.#wakeRoom();
   }
 
   /** Takes results while tasks are outstanding (and only then keeps the program alive). */
   #pump(): void {
-    if (this.#pumping || this.#outstanding === 0) return;
+    if (this.#pumping || this.#outstanding === 0 || this.#state === TERMINATE) return;
     this.#pumping = true;
+    if (this.#stop.signal.aborted) this.#stop = new AbortController();
+    const stop = this.#stop.signal;
     void (async () => {
       try {
         while (this.#outstanding > 0 && this.#state !== TERMINATE) {
-          const r = decodeResult(await this.#results._getBytes(this.#stop.signal));
+          const r = decodeResult(await this.#results._getBytes(stop));
           const { id, worker, ok, ms } = r;
           const value = r.value instanceof Promise ? await r.value.catch((e: unknown) => e) : r.value;
           this.#taskMs = this.#taskMs * 0.9 + ms * 0.1;
           this.#window = Math.max(PREFETCH, Math.min(MAX_WINDOW, Math.floor(WINDOW_MS / Math.max(this.#taskMs, 1e-4))));
           const slot = this.#slots[worker];
           const task = slot?.inflight.get(id);
-          if (!slot || !task) continue; // a task already failed (its worker was lost) or aborted
+          if (!slot || !task) continue; // a task already failed (its worker was lost)
           slot.inflight.delete(id);
+          slot.busyMs += ms;
+          slot.finished++;
           task.settle(ok === 1, value);
           this.#dispatch();
         }
       } catch (e) {
-        if (!this.#stop.signal.aborted) getLogger().error(`pool result loop failed: ${(e as Error)?.stack ?? String(e)}`);
+        if (!stop.aborted) getLogger().error(`pool result loop failed: ${(e as Error)?.stack ?? String(e)}`);
       } finally {
         this.#pumping = false;
         if (this.#outstanding > 0 && this.#state !== TERMINATE) this.#pump();
@@ -375,15 +559,20 @@ export class Pool {
 
   /** After close(): once nothing is left, tell the workers to end. */
   #maybeRetire(): void {
-    if (this.#state !== CLOSE || this.#outstanding > 0 || this.#closedAllWorkers) return;
+    if (this.#state !== CLOSE || this.#outstanding > 0 || this.#producers.size > 0 || this.#closedAllWorkers) return;
     this.#closedAllWorkers = true;
     for (const s of this.#slots) if (s?.alive) s.tasks._putBytesSync(new Uint8Array(0));
   }
 
-  #wrap<T>(opts: { signal?: AbortSignal; timeout?: number }, callbacks?: AsyncOptions<T>): { result: AsyncResult<T>; settle: Settle } {
+  /**
+   * The caller's side of one call: its result, the abort and timeout that settle it early
+   * (and stop its tasks), and its callbacks.
+   */
+  #wrap<T>(opts: Parsed, callbacks?: AsyncOptions<T>): { result: AsyncResult<T>; settle: Settle; own: (t: Task) => void } {
     const result = new AsyncResult<T>();
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
+    let owned: Task | Task[] | null = null;
     const settle: Settle = (ok, value) => {
       if (!result._settle(ok, value)) return;
       if (timer) clearTimeout(timer);
@@ -391,121 +580,256 @@ export class Pool {
       if (ok) callSafely('callback', callbacks?.callback as (v: never) => void, value);
       else callSafely('errorCallback', callbacks?.errorCallback as (v: never) => void, value);
     };
+    const stop = (why: StopKind, reason: unknown): void => {
+      if (result.ready()) return;
+      settle(false, reason);
+      if (Array.isArray(owned)) for (const t of owned) this.#stopTask(t, why, reason);
+      else if (owned) this.#stopTask(owned, why, reason);
+      owned = null;
+    };
+    const own = (t: Task): void => {
+      if (opts.signal === undefined && opts.timeout === undefined) return;
+      if (owned === null) owned = t;
+      else if (Array.isArray(owned)) owned.push(t);
+      else owned = [owned, t];
+    };
     if (opts.signal) {
       opts.signal.throwIfAborted();
-      onAbort = () => settle(false, opts.signal!.reason);
+      onAbort = () => stop(STOP_ABORT, opts.signal!.reason);
       opts.signal.addEventListener('abort', onAbort, { once: true });
     }
     if (opts.timeout !== undefined) {
-      timer = setTimeout(() => settle(false, new TimeoutError(`the task did not finish within ${opts.timeout} ms`)), Math.max(0, opts.timeout));
+      timer = setTimeout(() => stop(STOP_TIMEOUT, new TimeoutError(`the task did not finish within ${opts.timeout} ms`)), Math.max(0, opts.timeout));
       timer.unref();
     }
-    return { result, settle };
+    return { result, settle, own };
   }
 
-  /** Runs `fn(...args)` in a worker; resolves to its result (Python's `apply`). */
-  apply<A extends unknown[], R>(fn: (...args: A) => R, args?: A, options?: TaskOptions): Promise<Awaited<R>> {
+  /**
+   * Runs `fn(...args)` in a worker; resolves to its result (Python's `apply`).
+   * With `maxQueue`, waits for room first.
+   */
+  async apply<A extends unknown[], R>(fn: (...args: A) => R, args?: A, options?: TaskOptions): Promise<Awaited<R>> {
+    this.#checkRunning();
+    if (this.#queued >= this.#maxQueue) await this.waitForRoom({ signal: options?.signal });
     return this.applyAsync(fn, args, options).get();
   }
 
-  /** Runs `fn(...args)` in a worker; returns an `AsyncResult` at once. */
+  /**
+   * Runs `fn(...args)` in a worker; returns an `AsyncResult` at once.
+   * @throws Full when `maxQueue` tasks already wait for a worker (see {@link Pool.waitForRoom}).
+   */
   applyAsync<A extends unknown[], R>(fn: (...args: A) => R, args?: A, options?: AsyncOptions<Awaited<R>>): AsyncResult<Awaited<R>> {
     this.#checkRunning();
     checkFn(fn, 'fn');
-    if (args !== undefined && !Array.isArray(args)) throw new TypeError('args must be an array');
-    const { result, settle } = this.#wrap<Awaited<R>>(taskOptions(options), options);
-    this.#submit(fn as AnyFn, TASK_APPLY, args ?? [], settle);
+    if (args !== undefined && !Array.isArray(args)) throw new TypeError(`args must be an array; received ${typeof args}`);
+    if (this.#queued >= this.#maxQueue) {
+      throw new Full(`the pool's queue is full (maxQueue ${this.#maxQueue}): await pool.waitForRoom() first, or use await pool.apply()`);
+    }
+    const { result, settle, own } = this.#wrap<Awaited<R>>(taskOptions(options), options);
+    own(this.#submit(fn as AnyFn, TASK_APPLY, args ?? [], settle));
     return result;
+  }
+
+  /**
+   * Resolves once fewer than `maxQueue` tasks wait for a worker (at once when the pool has
+   * no `maxQueue`). Rejects if the pool is closed or terminated meanwhile.
+   */
+  waitForRoom(options?: { signal?: AbortSignal }): Promise<void> {
+    const signal = validateSignal(options);
+    if (this.#state !== RUN) return Promise.reject(new ProcessError('Pool not running: it was closed or terminated'));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#queued < this.#maxQueue) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      let onAbort: (() => void) | undefined;
+      const w = {
+        resolve: () => {
+          if (onAbort) signal!.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: (e: unknown) => {
+          if (onAbort) signal!.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      };
+      if (signal) {
+        onAbort = () => {
+          const i = this.#roomWaiters.indexOf(w);
+          if (i >= 0) this.#roomWaiters.splice(i, 1);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+      this.#roomWaiters.push(w);
+    });
+  }
+
+  /** Room for internal producers: also after close() (they finish what was asked before it). */
+  #room(): Promise<void> {
+    if (this.#state === TERMINATE) return Promise.reject(new ProcessError('the Pool was terminated'));
+    if (this.#queued < this.#maxQueue) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => this.#roomWaiters.push({ resolve, reject }));
+  }
+
+  /** @internal registers a call that is still handing in tasks. */
+  _openProducer(p: Producer): () => void {
+    this.#producers.add(p);
+    return () => {
+      if (this.#producers.delete(p)) this.#maybeRetire();
+    };
+  }
+
+  /** @internal room for a producer's next task. */
+  _room(): Promise<void> {
+    return this.#room();
   }
 
   /** Python's default chunksize: items / (4 x workers), rounded up. */
   #chunksize(n: number, chunksize: number | undefined): number {
     if (chunksize !== undefined) {
-      if (typeof chunksize !== 'number' || !Number.isInteger(chunksize) || chunksize < 1) throw new RangeError('chunksize must be a positive integer');
+      if (typeof chunksize !== 'number' || !Number.isInteger(chunksize) || chunksize < 1) throw new RangeError(`chunksize must be a positive integer; received ${String(chunksize)}`);
       return chunksize;
     }
     if (n === 0) return 0;
     return Math.ceil(n / (this.#size * 4));
   }
 
-  #mapAsync<R>(fn: AnyFn, items: unknown[], chunksize: number | undefined, kind: TaskKind, options?: AsyncOptions<R[]>): AsyncResult<R[]> {
+  #mapAsync<R>(fn: AnyFn, items: readonly unknown[], chunksize: number | undefined, kind: TaskKind, options?: AsyncOptions<R[]>): AsyncResult<R[]> {
     const size = this.#chunksize(items.length, chunksize);
-    const { result, settle } = this.#wrap<R[]>(taskOptions(options), options);
+    const opts = taskOptions(options);
+    const { result, settle, own } = this.#wrap<R[]>(opts, options);
     if (items.length === 0) {
       settle(true, []);
       return result;
     }
+    const bar = opts.progress ? new ProgressBar({ total: items.length, ...opts.progress }) : null;
     const out = new Array<unknown>(items.length);
-    let left = Math.ceil(items.length / size);
-    for (let start = 0; start < items.length; start += size) {
-      const at = start;
-      this.#submit(fn, kind, items.slice(start, start + size), (ok, value) => {
-        if (result.ready()) return;
-        if (!ok) return settle(false, value);
-        const vs = value as unknown[];
-        for (let i = 0; i < vs.length; i++) out[at + i] = vs[i];
-        if (--left === 0) settle(true, out);
-      });
+    const chunks = Math.ceil(items.length / size);
+    let left = chunks;
+    let next = 0;
+    const finish = (ok: boolean, value: unknown): void => {
+      bar?.close();
+      settle(ok, value);
+    };
+    const submitOne = (): void => {
+      const at = next++ * size;
+      own(
+        this.#submit(fn, kind, items.slice(at, at + size), (ok, value) => {
+          if (result.ready()) return;
+          if (!ok) return finish(false, value);
+          const vs = value as unknown[];
+          for (let i = 0; i < vs.length; i++) out[at + i] = vs[i];
+          bar?.update(vs.length);
+          if (--left === 0) finish(true, out);
+        }),
+      );
+    };
+    if (this.#maxQueue === Infinity) {
+      while (next < chunks) submitOne();
+    } else {
+      // Chunks are cut and handed in as room frees, so a bounded pool holds a bounded number.
+      const done = this._openProducer({ drain: () => {}, kill: () => {} });
+      void (async () => {
+        try {
+          while (next < chunks && !result.ready()) {
+            if (this.#queued >= this.#maxQueue) await this.#room();
+            if (!result.ready()) submitOne();
+          }
+        } catch (e) {
+          finish(false, e);
+        } finally {
+          done();
+        }
+      })();
     }
     return result;
   }
 
   /** `fn(item)` for every item, in chunks; resolves to the results in order (Python's `map`). */
-  async map<A, R>(fn: (item: A) => R, items: Iterable<A> | AsyncIterable<A>, chunksize?: number, options?: TaskOptions): Promise<Awaited<R>[]> {
-    return this.mapAsync(fn, await collect(items), chunksize, options).get();
+  async map<A, R>(fn: (item: A) => R, items: Iterable<A> | AsyncIterable<A>, chunksize?: number, options?: MapOptions): Promise<Awaited<R>[]> {
+    this.#checkRunning();
+    checkFn(fn, 'fn');
+    return this.#mapAsync<Awaited<R>>(fn as AnyFn, await collect(items), chunksize, TASK_MAP, options).get();
   }
 
   /** The `AsyncResult` form of `map` (the items are read at once). */
   mapAsync<A, R>(fn: (item: A) => R, items: Iterable<A>, chunksize?: number, options?: AsyncOptions<Awaited<R>[]>): AsyncResult<Awaited<R>[]> {
     this.#checkRunning();
     checkFn(fn, 'fn');
-    return this.#mapAsync<Awaited<R>>(fn as AnyFn, Array.from(items), chunksize, TASK_MAP, options);
+    return this.#mapAsync<Awaited<R>>(fn as AnyFn, asArray(items), chunksize, TASK_MAP, options);
   }
 
   /** `fn(...args)` for every argument tuple (Python's `starmap`). */
-  async starmap<A extends unknown[], R>(fn: (...args: A) => R, items: Iterable<A> | AsyncIterable<A>, chunksize?: number, options?: TaskOptions): Promise<Awaited<R>[]> {
-    return this.starmapAsync(fn, await collect(items), chunksize, options).get();
+  async starmap<A extends unknown[], R>(fn: (...args: A) => R, items: Iterable<A> | AsyncIterable<A>, chunksize?: number, options?: MapOptions): Promise<Awaited<R>[]> {
+    this.#checkRunning();
+    checkFn(fn, 'fn');
+    return this.#mapAsync<Awaited<R>>(fn as AnyFn, await collect(items), chunksize, TASK_STARMAP, options).get();
   }
 
   /** The `AsyncResult` form of `starmap`. */
   starmapAsync<A extends unknown[], R>(fn: (...args: A) => R, items: Iterable<A>, chunksize?: number, options?: AsyncOptions<Awaited<R>[]>): AsyncResult<Awaited<R>[]> {
     this.#checkRunning();
     checkFn(fn, 'fn');
-    return this.#mapAsync<Awaited<R>>(fn as AnyFn, Array.from(items), chunksize, TASK_STARMAP, options);
+    return this.#mapAsync<Awaited<R>>(fn as AnyFn, asArray(items), chunksize, TASK_STARMAP, options);
   }
 
   /**
    * `fn(item)` for every item, as an async iterator of the results in order
    * (Python's `imap`). The input is read lazily, a bounded number of chunks ahead.
    */
-  imap<A, R>(fn: (item: A) => R, items: Iterable<A> | AsyncIterable<A>, chunksize = 1): ResultIterator<Awaited<R>> {
+  imap<A, R>(fn: (item: A) => R, items: Iterable<A> | AsyncIterable<A>, chunksize = 1, options?: IterOptions): ResultIterator<Awaited<R>> {
     this.#checkRunning();
     checkFn(fn, 'fn');
-    return new ResultIterator<Awaited<R>>(this, fn as AnyFn, items, chunksize, true);
+    return new ResultIterator<Awaited<R>>(this, fn as AnyFn, items, chunksize, true, taskOptions(options));
   }
 
   /** As `imap`, the results in the order they finish (Python's `imap_unordered`). */
-  imapUnordered<A, R>(fn: (item: A) => R, items: Iterable<A> | AsyncIterable<A>, chunksize = 1): ResultIterator<Awaited<R>> {
+  imapUnordered<A, R>(fn: (item: A) => R, items: Iterable<A> | AsyncIterable<A>, chunksize = 1, options?: IterOptions): ResultIterator<Awaited<R>> {
     this.#checkRunning();
     checkFn(fn, 'fn');
-    return new ResultIterator<Awaited<R>>(this, fn as AnyFn, items, chunksize, false);
+    return new ResultIterator<Awaited<R>>(this, fn as AnyFn, items, chunksize, false, taskOptions(options));
   }
 
-  /** @internal for ResultIterator. */
-  _submitChunk(fn: AnyFn, chunk: unknown[], settle: Settle): void {
-    this.#submit(fn, TASK_MAP, chunk, settle);
+  /** @internal for ResultIterator: submits one chunk; returns a function that stops it. */
+  _submitChunk(fn: AnyFn, chunk: unknown[], settle: Settle): (why: StopKind, reason: unknown) => void {
+    const task = this.#submit(fn, TASK_MAP, chunk, settle);
+    return (why, reason) => this.#stopTask(task, why, reason);
   }
 
-  /** @internal look-ahead of the lazy iterators, in chunks. */
+  /** @internal for ResultIterator: whether a chunk may be handed in now. */
+  get _hasRoom(): boolean {
+    return this.#queued < this.#maxQueue;
+  }
+
+  /** @internal look-ahead of the lazy iterators, in chunks (no limit once closed: see close()). */
   get _lookahead(): number {
-    return this.#size * Math.max(PREFETCH, this.#window) * 2;
+    return this.#state === RUN ? this.#size * Math.max(PREFETCH, this.#window) * 2 : Infinity;
+  }
+
+  /** Counts of tasks queued, running and done, and each worker's share. */
+  stats(): PoolStats {
+    const workers: WorkerStats[] = [];
+    let running = 0;
+    for (const s of this.#slots) {
+      if (!s || !s.alive) continue;
+      running += s.inflight.size;
+      workers.push({ name: s.proc.name, pid: s.proc.pid, holding: s.inflight.size, finished: s.finished, busyMs: s.busyMs });
+    }
+    return { queued: this.#queued, running, completed: this.#completed, failed: this.#failed, workers };
   }
 
   /** No more tasks will be submitted; the workers end once the queued work is done. */
   close(): void {
     if (this.#state !== RUN) return;
     this.#state = CLOSE;
+    // Calls made before close() still finish: lazy iterators now read the rest of their input
+    // (as Python's, whose task handler reads it all), so that join() returns.
+    for (const p of this.#producers) p.drain();
     this.#maybeRetire();
+  }
+
+  #rejectRoomWaiters(err: unknown): void {
+    for (const w of this.#roomWaiters.splice(0)) w.reject(err);
   }
 
   /** Stops the workers at once; pending results reject with `ProcessError`. */
@@ -513,11 +837,15 @@ export class Pool {
     if (this.#state === TERMINATE) return;
     this.#state = TERMINATE;
     const err = new ProcessError('the Pool was terminated before this task finished');
+    this.#rejectRoomWaiters(err);
+    for (const p of [...this.#producers]) p.kill(err);
+    this.#producers.clear();
     const tasks: Task[] = [];
     for (const s of this.#slots) if (s) for (const t of s.inflight.values()) tasks.push(t);
-    for (let i = this.#pendingHead; i < this.#pending.length; i++) tasks.push(this.#pending[i]!);
+    for (let i = this.#pendingHead; i < this.#pending.length; i++) if (!this.#pending[i]!.cancelled) tasks.push(this.#pending[i]!);
     this.#pending.length = 0;
     this.#pendingHead = 0;
+    this.#queued = 0;
     for (const s of this.#slots) {
       if (s) s.inflight.clear();
       if (s?.alive) s.proc.kill();
@@ -552,6 +880,12 @@ export class Pool {
   }
 }
 
+function asArray<A>(items: Iterable<A>): readonly A[] {
+  if (Array.isArray(items)) return items;
+  if (items === null || items === undefined || !(Symbol.iterator in Object(items))) throw new TypeError(`items must be iterable; received ${items === null ? 'null' : typeof items}`);
+  return Array.from(items);
+}
+
 async function collect<A>(items: Iterable<A> | AsyncIterable<A>): Promise<A[]> {
   if (items === null || (typeof items !== 'object' && typeof items !== 'string')) throw new TypeError('items must be iterable');
   if (Symbol.asyncIterator in Object(items)) {
@@ -560,7 +894,7 @@ async function collect<A>(items: Iterable<A> | AsyncIterable<A>): Promise<A[]> {
     return out;
   }
   if (!(Symbol.iterator in Object(items))) throw new TypeError('items must be iterable');
-  return Array.from(items as Iterable<A>);
+  return Array.isArray(items) ? items : Array.from(items as Iterable<A>);
 }
 
 /**
@@ -572,6 +906,9 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
   readonly #fn: AnyFn;
   readonly #chunksize: number;
   readonly #ordered: boolean;
+  readonly #timeout: number | undefined;
+  readonly #signal: AbortSignal | undefined;
+  readonly #bar: ProgressBar | null;
   #source: Iterator<unknown> | AsyncIterator<unknown> | null = null;
   readonly #items: Iterable<unknown> | AsyncIterable<unknown>;
   #sourceDone = false;
@@ -581,26 +918,61 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
   #nextOut = 0; // ordered: chunk index to yield next
   readonly #doneChunks = new Map<number, unknown[]>();
   readonly #ready: unknown[] = []; // unordered: results ready
+  /** Stoppers of the chunks handed in and not finished. */
+  readonly #running = new Map<number, (why: StopKind, reason: unknown) => void>();
   #error: { e: unknown } | null = null;
   #wake: (() => void) | null = null;
+  #onAbort: (() => void) | undefined;
+  /** Deregisters from the pool once the input is read to its end (or the iteration ends). */
+  #closeProducer: (() => void) | null = null;
 
   /** @internal */
-  constructor(pool: Pool, fn: AnyFn, items: Iterable<unknown> | AsyncIterable<unknown>, chunksize: number, ordered: boolean) {
-    if (typeof chunksize !== 'number' || !Number.isInteger(chunksize) || chunksize < 1) throw new RangeError('chunksize must be a positive integer');
+  constructor(pool: Pool, fn: AnyFn, items: Iterable<unknown> | AsyncIterable<unknown>, chunksize: number, ordered: boolean, options: Parsed) {
+    if (typeof chunksize !== 'number' || !Number.isInteger(chunksize) || chunksize < 1) throw new RangeError(`chunksize must be a positive integer; received ${String(chunksize)}`);
     if (items === null || items === undefined || !(Symbol.iterator in Object(items) || Symbol.asyncIterator in Object(items))) {
       throw new TypeError('items must be iterable (sync or async)');
     }
+    options.signal?.throwIfAborted();
     this.#pool = pool;
     this.#fn = fn;
     this.#items = items;
     this.#chunksize = chunksize;
     this.#ordered = ordered;
+    this.#timeout = options.timeout;
+    this.#signal = options.signal;
+    if (options.progress) {
+      const known = (items as { length?: unknown }).length ?? (items as { size?: unknown }).size;
+      this.#bar = new ProgressBar({ total: typeof known === 'number' ? known : undefined, ...options.progress });
+    } else this.#bar = null;
+    if (this.#signal) {
+      this.#onAbort = () => this.#fail(this.#signal!.reason, STOP_ABORT);
+      this.#signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+    this.#closeProducer = pool._openProducer({ drain: () => void this.#fill(), kill: (e) => this.#fail(e, STOP_ABORT) });
   }
 
   #notify(): void {
     const w = this.#wake;
     this.#wake = null;
     w?.();
+  }
+
+  /** Ends the iteration with an error: stops reading and stops the chunks still running. */
+  #fail(e: unknown, why: StopKind): void {
+    this.#error ??= { e };
+    this.#sourceDone = true;
+    for (const stop of this.#running.values()) stop(why, e);
+    this.#running.clear();
+    this.#finish();
+    this.#notify();
+  }
+
+  #finish(): void {
+    this.#closeProducer?.();
+    this.#closeProducer = null;
+    this.#bar?.close();
+    if (this.#onAbort) this.#signal!.removeEventListener('abort', this.#onAbort);
+    this.#onAbort = undefined;
   }
 
   async #fill(): Promise<void> {
@@ -613,6 +985,8 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
       }
       // Bounded look-ahead: chunks running plus chunks done but not yet taken.
       while (!this.#sourceDone && this.#inflight + this.#buffered() < this.#pool._lookahead && this.#error === null) {
+        if (!this.#pool._hasRoom) await this.#pool._room();
+        if (this.#sourceDone) break;
         const chunk: unknown[] = [];
         while (chunk.length < this.#chunksize) {
           const r = await this.#source.next();
@@ -622,24 +996,39 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
           }
           chunk.push(r.value);
         }
-        if (chunk.length === 0) break;
-        const index = this.#nextChunk++;
-        this.#inflight++;
-        this.#pool._submitChunk(this.#fn, chunk, (ok, value) => {
-          this.#inflight--;
-          if (!ok) {
-            this.#error ??= { e: value };
-          } else if (this.#ordered) this.#doneChunks.set(index, value as unknown[]);
-          else for (const v of value as unknown[]) this.#ready.push(v);
-          this.#notify();
-          void this.#fill();
-        });
+        if (chunk.length === 0 || this.#error !== null) break;
+        this.#submit(chunk);
       }
+      if (this.#sourceDone) this.#closeProducer?.();
     } catch (e) {
-      this.#error ??= { e };
+      if (this.#error === null) this.#fail(e, STOP_ABORT);
     } finally {
       this.#reading = false;
       this.#notify();
+    }
+  }
+
+  #submit(chunk: unknown[]): void {
+    const index = this.#nextChunk++;
+    this.#inflight++;
+    let timer: NodeJS.Timeout | undefined;
+    const stop = this.#pool._submitChunk(this.#fn, chunk, (ok, value) => {
+      if (timer) clearTimeout(timer);
+      this.#running.delete(index);
+      this.#inflight--;
+      if (this.#error) return;
+      if (!ok) return this.#fail(value, STOP_ABORT);
+      const vs = value as unknown[];
+      if (this.#ordered) this.#doneChunks.set(index, vs);
+      else for (const v of vs) this.#ready.push(v);
+      this.#bar?.update(vs.length);
+      this.#notify();
+      void this.#fill();
+    });
+    this.#running.set(index, stop);
+    if (this.#timeout !== undefined) {
+      timer = setTimeout(() => this.#fail(new TimeoutError(`a chunk of this imap did not finish within ${this.#timeout} ms`), STOP_TIMEOUT), Math.max(0, this.#timeout));
+      timer.unref();
     }
   }
 
@@ -657,7 +1046,10 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
       }
     } else if (this.#ready.length) return { value: this.#ready.shift() as R, done: false };
     if (this.#error) throw this.#error.e;
-    if (this.#sourceDone && this.#inflight === 0 && !this.#reading) return { value: undefined as R, done: true };
+    if (this.#sourceDone && this.#inflight === 0 && !this.#reading) {
+      this.#finish();
+      return { value: undefined as R, done: true };
+    }
     return null;
   }
 
@@ -682,9 +1074,10 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
     }
   }
 
-  /** Stops reading the input (for `break` in `for await`). */
+  /** Stops reading the input (for `break` in `for await`); chunks already handed in still run. */
   async return(): Promise<IteratorResult<R>> {
     this.#sourceDone = true;
+    this.#finish();
     await this.#source?.return?.();
     return { value: undefined as R, done: true };
   }

@@ -235,6 +235,12 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
     return (await readAsync(this.ring, job, Infinity, false, signal)) as Uint8Array;
   }
 
+  /** @internal takes one raw frame if one is there now, else null. */
+  _getBytesNowait(): Uint8Array | null {
+    const r = readSync(this.ring, this.ring.newRead(Infinity, true), 0, false);
+    return r instanceof Uint8Array ? r : null;
+  }
+
   /** Items in the queue now (approximate while others put and get, as in Python). */
   qsize(): number {
     return this.ring.count();

@@ -68,6 +68,19 @@ for (const method of ['thread', 'process'] as const) {
       assert.equal(r.stdout, 'daemon finished\njoined 0\n');
     });
 
+    it('a pool with pending work keeps the program alive; an idle one never does; a stuck aborted task only for its grace period', T, async () => {
+      const pending = await runProgram([prog('pool-lifetime.mjs'), method, 'pending'], { timeoutMs: 30_000 });
+      assert.equal(pending.code, 0, pending.stderr);
+      assert.equal(pending.stdout, 'submitted\nresult 42\n');
+      const idle = await runProgram([prog('pool-lifetime.mjs'), method, 'idle'], { timeoutMs: 30_000 });
+      assert.equal(idle.code, 0, idle.stderr);
+      assert.equal(idle.stdout, 'mapped 1,4,9\n');
+      // The task spins for 60 s; its 100 ms timeout and 200 ms grace end it long before.
+      const stuck = await runProgram([prog('pool-lifetime.mjs'), method, 'stuck'], { timeoutMs: 30_000 });
+      assert.equal(stuck.code, 0, stuck.stderr);
+      assert.equal(stuck.stdout, 'submitted\nfailed TimeoutError\n');
+    });
+
     it('SIGTERM to the parent reaches its children', T, async () => {
       const marker = tmpPath('marker');
       let sent = false;

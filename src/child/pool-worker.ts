@@ -6,7 +6,8 @@
  */
 import type { Queue } from '../queues.js';
 import { loadReference } from '../fnref.js';
-import { TASK_APPLY, TASK_STARMAP, decodeTask, encodeResult } from '../protocol/pool.js';
+import { TASK_APPLY, TASK_STARMAP, decodeTask, encodeResult, decodeStop, type StopKind } from '../protocol/pool.js';
+import { TaskContext, setCurrentTask } from '../internal/task-context.js';
 import type { FnRefData } from '../protocol/messages.js';
 
 type Fn = (...args: unknown[]) => unknown;
@@ -16,31 +17,96 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 }
 
 /**
- * Runs until it gets `null` (the pool closes) or has run `maxTasks` tasks.
- * `initializer(...initargs)` runs first, as Python's.
+ * Runs until it gets an empty frame (the pool closes) or has run `maxTasks`
+ * tasks. `initializer(...initargs)` runs first, as Python's. `control` carries
+ * the pool's requests to stop a task (its caller aborted, or it timed out).
  */
 export async function poolWorkerMain(
   index: number,
   tasks: Queue<never>,
   results: Queue<never>,
+  control: Queue<never>,
   initializer: Fn | null,
   initargs: unknown[],
   maxTasks: number,
 ): Promise<void> {
+  // Stop requests: for the running task, or for tasks still waiting in this worker's queue
+  // (ids only grow, so a request for an id at or below the last one started is stale).
+  let running: TaskContext | undefined;
+  let lastStarted = 0;
+  const early = new Map<number, StopKind>();
+  const take = (b: Uint8Array): void => {
+    const { id, why } = decodeStop(b);
+    if (running?.id === id) running._stop(why);
+    else if (id > lastStarted) early.set(id, why);
+  };
+  const poll = (): void => {
+    for (let b = control._getBytesNowait(); b; b = control._getBytesNowait()) take(b);
+  };
+  const listening = new AbortController();
+  void (async () => {
+    try {
+      for (;;) take(await control._getBytes(listening.signal));
+    } catch {
+      // ended by `listening.abort()` when this loop returns
+    }
+  })();
+  try {
+    await serve(index, tasks, results, initializer, initargs, maxTasks, {
+      start(id) {
+        lastStarted = id;
+        const why = early.get(id);
+        if (why !== undefined) {
+          early.delete(id);
+          return why;
+        }
+        running = new TaskContext(id, poll);
+        setCurrentTask(running);
+        return 0;
+      },
+      end() {
+        running = undefined;
+        setCurrentTask(undefined);
+      },
+    });
+  } finally {
+    listening.abort();
+  }
+}
+
+interface Hooks {
+  /** A task begins: 0 to run it, or why it was stopped before it started. */
+  start(id: number): StopKind | 0;
+  end(): void;
+}
+
+async function serve(index: number, tasks: Queue<never>, results: Queue<never>, initializer: Fn | null, initargs: unknown[], maxTasks: number, hooks: Hooks): Promise<void> {
   if (initializer) await initializer(...initargs);
   const fns = new Map<number, Fn>();
+  // A function's reference comes with the first task that uses it (which may be one stopped
+  // before it ran, so keep the reference apart from loading it).
+  const refs = new Map<number, FnRefData>();
   let done = 0;
   for (;;) {
     const bytes = await tasks._getBytes();
     if (bytes.length === 0) return; // the pool's request to end
     const task = decodeTask(bytes);
-    const { id, fnId, ref, kind } = task;
+    const { id, fnId, kind } = task;
+    if (task.ref) refs.set(fnId, task.ref);
     let fn = fns.get(fnId);
     const t0 = performance.now();
+    const stopped = hooks.start(id);
+    if (stopped) {
+      // Stopped while it waited here: not run (but counted, as the pool counts what it sent).
+      await results._putBytes(encodeResult(id, index, 0, TaskContext._reasonFor(id, stopped), 0));
+      if (maxTasks > 0 && ++done >= maxTasks) return;
+      continue;
+    }
     try {
       if (!fn) {
-        fn = (await loadReference(ref as FnRefData)) as Fn;
-        if (typeof fn !== 'function') throw new TypeError(`${(ref as FnRefData).url} export '${(ref as FnRefData).name}' is not a function in this worker`);
+        const ref = refs.get(fnId)!;
+        fn = (await loadReference(ref)) as Fn;
+        if (typeof fn !== 'function') throw new TypeError(`${ref.url} export '${ref.name}' is not a function in this worker`);
         fns.set(fnId, fn);
       }
       const payload = task.payload instanceof Promise ? await task.payload : task.payload;
@@ -58,8 +124,10 @@ export async function poolWorkerMain(
         }
         value = out;
       }
+      hooks.end();
       await results._putBytes(encodeResult(id, index, 1, value, performance.now() - t0));
     } catch (err) {
+      hooks.end();
       try {
         await results._putBytes(encodeResult(id, index, 0, err, performance.now() - t0));
       } catch (e2) {

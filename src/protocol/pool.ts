@@ -113,3 +113,23 @@ export function decodeResult(bytes: Uint8Array): { id: number; worker: number; o
   const [p] = parts(bytes, 20, 1);
   return { id: dv.getInt32(0, true), worker: dv.getInt32(4, true), ok: dv.getInt32(8, true) as 0 | 1, ms: dv.getFloat64(12, true), value: finish(decodeValue(p!)) };
 }
+
+/** Why a task was stopped from the pool's side: its signal aborted, or its timeout ran out. */
+export const STOP_ABORT = 1;
+export const STOP_TIMEOUT = 2;
+export type StopKind = typeof STOP_ABORT | typeof STOP_TIMEOUT;
+
+/** A stop request on a worker's control queue: [task id, why]. */
+export function encodeStop(id: number, why: StopKind): Uint8Array {
+  const out = new Uint8Array(8);
+  const dv = new DataView(out.buffer);
+  dv.setInt32(0, id, true);
+  dv.setInt32(4, why, true);
+  return out;
+}
+
+/** A stop request back from bytes. */
+export function decodeStop(bytes: Uint8Array): { id: number; why: StopKind } {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { id: dv.getInt32(0, true), why: dv.getInt32(4, true) as StopKind };
+}

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Pool, ThreadPool, ProcessError, TimeoutError, WorkerLostError, getContext, type StartMethod } from 'multiprocessing-ts';
+import { Pool, ThreadPool, ProcessError, TimeoutError, WorkerLostError, Full, Event, RawArray, getContext, currentTask, type StartMethod } from 'multiprocessing-ts';
+import { eventually } from '../helpers.js';
 import * as F from '../fixtures/pool-targets.js';
 
 const T = { timeout: 90_000 };
@@ -8,6 +9,7 @@ const T = { timeout: 90_000 };
 export function poolSuite(method: StartMethod): void {
   describe(`Pool on the '${method}' start method`, () => {
     const make = (n = 2, extra: object = {}) => new Pool({ processes: n, context: method, ...extra });
+    const prefix = method === 'thread' ? 'ThreadPoolWorker' : 'ProcessPoolWorker';
 
     it('map, starmap, apply and applyAsync give the right values in order', T, async () => {
       const pool = make();
@@ -143,6 +145,175 @@ export function poolSuite(method: StartMethod): void {
         ac.abort(new Error('stop it'));
         await assert.rejects(r.get(), /stop it/);
         await assert.rejects(pool.apply(F.sleepThen, [1, 2_000], { timeout: 20 }), TimeoutError);
+      } finally {
+        pool.terminate();
+        await pool.join();
+      }
+    });
+
+    it('the running task sees an abort or a timeout through currentTask() (async and sync tasks)', T, async () => {
+      const pool = make(2);
+      try {
+        const started = new Event();
+        const seen = new Event();
+        const ac = new AbortController();
+        const r = pool.applyAsync(F.setOnAbort, [started, seen, 20_000], { signal: ac.signal });
+        // Abort once it runs (an abort before it starts just drops it: a test below).
+        assert.equal(await started.wait(20_000), true);
+        ac.abort(new Error('caller gave up'));
+        await assert.rejects(r.get(), /caller gave up/);
+        assert.equal(await seen.wait(10_000), true, 'the async task saw its signal abort');
+
+        const started2 = new Event();
+        const seen2 = new Event();
+        const polled = pool.apply(F.pollAborted, [started2, seen2, 20_000], { timeout: 2_000 });
+        assert.equal(await started2.wait(20_000), true);
+        await assert.rejects(polled, TimeoutError);
+        assert.equal(await seen2.wait(10_000), true, 'the synchronous loop saw task.aborted');
+
+        // Both workers are still the original ones (the tasks stopped by themselves), and usable.
+        assert.deepEqual(await pool.map(F.sq, [1, 2, 3]), [1, 4, 9]);
+        assert.deepEqual(pool.stats().workers.map((w) => w.name).sort(), [`${prefix}-1`, `${prefix}-2`]);
+        assert.ok((await pool.apply(F.taskId, [])) > 0);
+        assert.throws(() => currentTask(), /only available inside a function that a Pool is running/);
+      } finally {
+        pool.terminate();
+        await pool.join();
+      }
+    });
+
+    it('a task that ignores its abort: its worker is replaced after the grace period; the tasks queued behind it run once, elsewhere', T, async () => {
+      const pool = make(2, { abortGrace: 100 });
+      const counts = new RawArray('i', 8);
+      try {
+        const ac = new AbortController();
+        // Task 0 spins 30 s ignoring everything; tasks 1..7 are short. Some sit behind task 0
+        // in its worker's own queue until the worker is replaced.
+        const stuck = pool.applyAsync(F.countRun, [counts, 0, 30_000], { signal: ac.signal });
+        const rest = Array.from({ length: 7 }, (_, i) => pool.applyAsync(F.countRun, [counts, i + 1, 20]));
+        await eventually(() => counts.get(0) === 1, 20_000, 'the stuck task to start');
+        const t0 = performance.now();
+        ac.abort(new Error('enough'));
+        await assert.rejects(stuck.get(), /enough/);
+        assert.deepEqual(await Promise.all(rest.map((r) => r.get(20_000))), [1, 2, 3, 4, 5, 6, 7]);
+        assert.ok(performance.now() - t0 < 15_000, 'the stuck worker did not hold the others for its 30 s');
+        assert.deepEqual([...counts], [1, 1, 1, 1, 1, 1, 1, 1], 'every task ran exactly once');
+        const names = pool.stats().workers.map((w) => w.name);
+        assert.equal(names.length, 2);
+        assert.ok(names.some((n) => n === `${prefix}-3`), `a replacement worker: ${names.join(', ')}`);
+      } finally {
+        pool.terminate();
+        await pool.join();
+      }
+    });
+
+    it('an aborted task that no worker took yet never runs', T, async () => {
+      const pool = make(1);
+      const counts = new RawArray('i', 4);
+      try {
+        const first = pool.applyAsync(F.countRun, [counts, 0, 300]);
+        const many = Array.from({ length: 3 }, (_, i) => {
+          const ac = new AbortController();
+          const r = pool.applyAsync(F.countRun, [counts, i + 1, 0], { signal: ac.signal });
+          ac.abort(new Error(`drop ${i + 1}`));
+          return r;
+        });
+        for (const [i, r] of many.entries()) await assert.rejects(r.get(), new RegExp(`drop ${i + 1}`));
+        assert.equal(await first.get(20_000), 0);
+        assert.equal(await pool.apply(F.sq, [3]), 9); // runs after the dropped ones would have
+        assert.deepEqual([...counts], [1, 0, 0, 0]);
+        const s = pool.stats();
+        assert.equal(s.failed, 3);
+        assert.equal(s.completed, 2);
+      } finally {
+        pool.terminate();
+        await pool.join();
+      }
+    });
+
+    it('maxQueue: apply and map wait for room, applyAsync throws Full, stats() counts', T, async () => {
+      assert.throws(() => make(1, { maxQueue: 0 }), RangeError);
+      assert.throws(() => make(1, { maxQueue: 1.5 }), RangeError);
+      const pool = make(1, { maxQueue: 2 });
+      try {
+        // The worker holds up to 2 tasks (its window), then 2 wait in the pool: full.
+        const held = Array.from({ length: 4 }, (_, i) => pool.applyAsync(F.sleepThen, [i, 150]));
+        assert.equal(pool.stats().queued, 2);
+        assert.throws(() => pool.applyAsync(F.sq, [1]), Full);
+        const late = pool.apply(F.sq, [7]); // waits for room, then runs
+        const mapped = pool.mapAsync(F.sq, [1, 2, 3, 4, 5, 6], 1); // hands in its chunks as room frees
+        assert.ok(pool.stats().queued <= 2);
+        await pool.waitForRoom();
+        assert.equal(await late, 49);
+        assert.deepEqual(await mapped.get(20_000), [1, 4, 9, 16, 25, 36]);
+        assert.deepEqual(await Promise.all(held.map((r) => r.get())), [0, 1, 2, 3]);
+        const items = async function* () {
+          for (let i = 0; i < 20; i++) yield i;
+        };
+        const out: number[] = [];
+        for await (const v of pool.imap(F.sq, items())) out.push(v);
+        assert.deepEqual(out, Array.from({ length: 20 }, (_, i) => i * i));
+        const s = pool.stats();
+        assert.deepEqual([s.queued, s.running, s.failed], [0, 0, 0]);
+        assert.equal(s.completed, 4 + 1 + 6 + 20);
+        assert.equal(s.workers.length, 1);
+        assert.equal(s.workers[0]!.finished, s.completed);
+        assert.ok(s.workers[0]!.busyMs >= 4 * 150 * 0.9, `busy ${s.workers[0]!.busyMs} ms`);
+      } finally {
+        pool.terminate();
+        await pool.join();
+      }
+    });
+
+    it('close() after imap was asked for: the iteration still completes and join() returns', T, async () => {
+      const pool = make(2);
+      function* items() {
+        for (let i = 0; i < 50; i++) yield i;
+      }
+      const it = pool.imap(F.sq, items(), 3);
+      const un = pool.imapUnordered(F.sq, [1, 2, 3]);
+      pool.close();
+      await pool.join(); // Python's task handler reads the whole input: so do we once closed
+      const out: number[] = [];
+      for await (const v of it) out.push(v);
+      assert.deepEqual(out, Array.from({ length: 50 }, (_, i) => i * i));
+      const un2: number[] = [];
+      for await (const v of un) un2.push(v);
+      assert.deepEqual(un2.sort(), [1, 4, 9]);
+    });
+
+    it('the progress option draws a bar that reaches the total (map, imap)', T, async () => {
+      const pool = make(2);
+      try {
+        const tty = () => {
+          const o = { isTTY: true, columns: 80, text: '', write(s: string) { o.text += s; return true; } };
+          return o;
+        };
+        const s1 = tty();
+        assert.deepEqual(await pool.map(F.sq, [1, 2, 3, 4, 5], 2, { progress: { stream: s1, label: 'squares' } }), [1, 4, 9, 16, 25]);
+        assert.match(s1.text, /squares: 100%.* 5\/5 /);
+        const s2 = tty();
+        const out: number[] = [];
+        for await (const v of pool.imap(F.sq, [1, 2, 3], 1, { progress: { stream: s2 } })) out.push(v);
+        assert.deepEqual(out, [1, 4, 9]);
+        assert.match(s2.text, /100%.* 3\/3 /);
+        assert.throws(() => pool.imap(F.sq, [1], 1, { progress: 'yes' as never }), TypeError);
+      } finally {
+        pool.terminate();
+        await pool.join();
+      }
+    });
+
+    it('imap with a signal or a per-chunk timeout ends the iteration with that error', T, async () => {
+      const pool = make(2, { abortGrace: 100 });
+      try {
+        const ac = new AbortController();
+        const it = pool.imap(F.sleep2s, [1, 2, 3, 4], 1, { signal: ac.signal });
+        ac.abort(new Error('no more'));
+        await assert.rejects(it.next(), /no more/);
+        const it2 = pool.imapUnordered(F.sleep2s, [1, 2], 1, { timeout: 50 });
+        await assert.rejects(it2.next(), TimeoutError);
+        assert.deepEqual(await pool.map(F.sq, [2]), [4]);
       } finally {
         pool.terminate();
         await pool.join();
