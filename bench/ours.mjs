@@ -214,6 +214,34 @@ async function cpu(P) {
     await poolRow('cpu', `ours Pool '${m}' map`, m, P, pass, (p, u) => pass(p, u, Math.ceil(P.burnN / 4)));
 }
 
+/** new Pool(2) to the first result of noop, `starts` times per start method. */
+async function ready(P) {
+  for (const method of ['thread', 'process']) {
+    const row = `ours Pool(2) '${method}'${NO_STANDBY ? ' (no standby)' : ''}`;
+    try {
+      const ctx = ctxOf(method);
+      const samples = [];
+      for (let i = 0; i < P.starts; i++) {
+        if (!NO_STANDBY) await sleep(P.settleMs); // let a standby worker get ready, as between a program's pools
+        const t0 = hr();
+        const pool = new ctx.Pool(2);
+        try {
+          const v = await pool.apply(noop, [1]);
+          samples.push(Number(hr() - t0) / 1e6);
+          if (v !== 1) throw new Error('wrong result');
+        } finally {
+          pool.terminate();
+          await pool.join();
+        }
+      }
+      out('row', { metric: 'ready', row, samples, params: { starts: P.starts } });
+    } catch (e) {
+      console.log(`${row}: ${errText(e)}`);
+      out('row', { metric: 'ready', row, error: String(e?.message ?? e) });
+    }
+  }
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -245,6 +273,7 @@ async function main() {
   if (w === 'tiny') return tiny(P);
   if (w === 'map') return map(P);
   if (w === 'cpu') return cpu(P);
+  if (w === 'ready') return ready(P);
   console.log(`unknown workload ${w}`);
 }
 

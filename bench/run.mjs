@@ -65,7 +65,7 @@ const QUICK = {
 
 const HELP = `usage: node bench/run.mjs [--quick] [--only <workload>[,<workload>...]] [--reps N]
                           [--no-python] [--no-ours]
-workloads: tiny (tiny tasks), map (map of small items), cpu (CPU scaling), startup (start-up),
+workloads: tiny (tiny tasks), map (map of small items), cpu (CPU scaling), startup (start-up), ready (pool ready),
            roundtrip (round trip), queue (queue throughput), pipe-bytes (large message), locks,
            internals; full names and prefixes work too.`;
 
@@ -105,6 +105,7 @@ const METRICS = {
   cpu: { title: 'CPU scaling', unit: 's', better: 'lower' },
   'startup-first': { title: "start-up: start() -> child's first line", unit: 'ms', better: 'lower' },
   'startup-exit': { title: 'start-up: start() -> exit', unit: 'ms', better: 'lower' },
+  ready: { title: 'pool ready: constructor -> first result', unit: 'ms', better: 'lower' },
   roundtrip: { title: 'round trip', unit: 'µs', better: 'lower' },
   queue: { title: 'queue throughput', unit: 'msgs/s', better: 'higher' },
   locks: { title: 'locks', unit: 'ops/s', better: 'higher' },
@@ -287,6 +288,8 @@ const OURS_ROWS = {
   startup: ['thread', 'process'].flatMap((m) =>
     ['cold', 'warm'].flatMap((w) => ['startup-first', 'startup-exit'].map((metric) => [metric, `ours Process '${m}' (${w})`])),
   ),
+  ready: ['thread', 'process'].map((m) => ['ready', `ours Pool(2) '${m}'`]),
+  'ready-nostandby': ['thread', 'process'].map((m) => ['ready', `ours Pool(2) '${m}' (no standby)`]),
   'startup-nostandby': ['thread', 'process'].flatMap((m) =>
     ['startup-first', 'startup-exit'].map((metric) => [metric, `ours Process '${m}' (no standby, sequential)`]),
   ),
@@ -312,7 +315,7 @@ const oursMeta = (m) => ({
 async function oursRows(workload, P, opts, ts = false, noStandby = false) {
   if (!opts.ours) return;
   const probe = await probeOurs(opts);
-  const slots = ts ? 'startup-ts' : noStandby ? 'startup-nostandby' : workload;
+  const slots = ts ? 'startup-ts' : noStandby ? `${workload}-nostandby` : workload;
   if (!probe.ok) return skipOurs(slots, 'multiprocessing-ts not importable (build dist)');
   const r = await runChild(
     process.execPath,
@@ -498,6 +501,39 @@ async function startUp(P, opts) {
   await oursRows('startup', P, opts, true);
 }
 
+async function poolReady(P, opts) {
+  const params = { starts: P.starts };
+  await measure('ready', { metric: 'ready', row: '2 plain worker_threads started at once', kind: 'baseline', transport: 'thread', params }, () =>
+    raw.readyPair('thread', P.starts),
+  );
+  await measure('ready', { metric: 'ready', row: '2 plain forked processes started at once', kind: 'baseline', transport: 'process', params }, () =>
+    raw.readyPair('process', P.starts),
+  );
+  for (const ex of EXECUTORS) {
+    if (ex.kind !== 'peer') continue;
+    await measure('ready', { ...exMeta(ex, 'ready'), params }, async () => {
+      const out = [];
+      for (let i = 0; i < P.starts; i++) {
+        const t0 = hr();
+        const e = ex.make();
+        try {
+          await withTimeout(e.start(), 60_000, `${ex.row} start`);
+          const v = await withTimeout(e.call('noop', 1), 60_000, `${ex.row} first call`);
+          out.push(since(t0) * 1e3);
+          if (v !== 1) throw new Error('wrong result');
+        } finally {
+          await withTimeout(e.destroy(), 30_000, `${ex.row} destroy`).catch((err) => log(`  ${ex.row}: ${err.message}`));
+        }
+      }
+      return out;
+    });
+  }
+  // Ours as a program meets it (a standby worker may be ready after the first pool), and with
+  // standbys off (every worker a cold start, as the plain rows).
+  await oursRows('ready', P, opts);
+  await oursRows('ready', P, opts, false, true);
+}
+
 /** Rows of this library's queues and pipes (bench/queues.mjs), one part at a time. */
 async function queueRows(part, metric, P, opts) {
   if (!opts.ours) return;
@@ -571,6 +607,7 @@ const WORKLOADS = [
   { key: 'map', title: 'map of small items', metrics: ['map'], run: mapSmall, what: (P) => `${P.mapN} integers through sq (~0.8 µs; Python twin ~1 µs), 2 workers` },
   { key: 'cpu', title: 'CPU scaling', metrics: ['cpu'], run: cpuScaling, what: (P) => `${P.cpuTasks} tasks of burn(${P.burnN}) (Python twin burn(${P.pyBurnN})), 2 workers; wall seconds` },
   { key: 'startup', title: 'start-up', metrics: ['startup-first', 'startup-exit'], run: startUp, what: (P) => `${P.starts} sequential starts per row` },
+  { key: 'ready', title: 'pool ready', metrics: ['ready'], run: poolReady, what: (P) => `new Pool(2) (or two workers) to the first result of noop, ${P.starts} times per row, sequential` },
   { key: 'roundtrip', title: 'round trip', metrics: ['roundtrip'], run: roundTrip, what: (P) => `one message there and back, ${P.rtN} times after ${P.rtWarm} warm-up; µs per trip` },
   { key: 'pipe-bytes', title: 'large message', metrics: ['pipe-bytes'], run: pipeBytes, what: () => 'one 64 MB sendBytes from a new child to the parent; MB/s' },
   { key: 'locks', title: 'locks', metrics: ['locks'], run: locks, what: (P) => `uncontended acquire+release (${P.lockN}), and two workers doing ${P.lockPairN} locked increments each` },

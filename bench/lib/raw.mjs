@@ -178,3 +178,42 @@ export async function qSabRing(n, reps, capacity = 4096) {
     await Promise.all([prod.terminate(), cons.terminate()]);
   }
 }
+
+/**
+ * Two plain workers started at once (the no-library baseline's workers) and one task posted to
+ * the first: ms from construction to its result. `n` times, sequentially.
+ */
+export async function readyPair(kind, n) {
+  const here2 = (p) => fileURLToPath(new URL(p, import.meta.url));
+  const file = here2(kind === 'thread' ? '../workers/baseline-thread.mjs' : '../workers/baseline-child.mjs');
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = hr();
+    const pair = [0, 1].map(() => (kind === 'thread' ? new Worker(file) : fork(file, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })));
+    const first = pair[0];
+    const got = new Promise((resolve, reject) => {
+      first.on('message', (m) => {
+        if (m !== 'ready') resolve(m);
+      });
+      first.once('error', reject);
+    });
+    // noop is task 0 in fixtures/tasks.mjs (TASKS); the message waits until the worker listens.
+    if (kind === 'thread') first.postMessage([0, 1]);
+    else first.send([0, 1]);
+    const v = await withTimeout(got, 30_000, `${kind} pair ready`);
+    out.push(ms(t0, hr()));
+    if (v !== 1) throw new Error(`wrong result ${v}`);
+    await Promise.all(
+      pair.map((c) =>
+        kind === 'thread'
+          ? c.terminate()
+          : new Promise((r) => {
+              if (c.exitCode !== null || c.signalCode !== null) return r();
+              c.once('exit', r);
+              c.kill('SIGKILL');
+            }),
+      ),
+    );
+  }
+  return out;
+}
