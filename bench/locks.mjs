@@ -12,16 +12,28 @@ const out = (o) => process.stdout.write(`@@row ${JSON.stringify(o)}\n`);
 const lib = await import('multiprocessing-ts');
 const { Lock, RLock, Value, getContext, isMain } = lib;
 
-export function lockedIncr(v, n, ready, go) {
+/** Wall-clock ms with sub-ms precision, comparable across threads and processes. */
+const wall = () => performance.timeOrigin + performance.now();
+
+/**
+ * One of the two workers of the pair rows. Each stamps when its loop starts and ends, so that
+ * the rate counts the loops only (not the workers' exits, which a join would add).
+ */
+export function lockedIncr(v, n, ready, go, stamps, slot) {
   const lock = v.getLock();
   ready.set();
   go.waitSync(60_000);
+  stamps.set(2 * slot, wall());
   for (let i = 0; i < n; i++) {
     lock.acquireSync();
     v.value += 1;
     lock.release();
   }
+  stamps.set(2 * slot + 1, wall());
 }
+
+/** Increments per second over the span from the first loop's start to the last one's end. */
+const pairRate = (total, st) => total / ((Math.max(st[1], st[3]) - Math.min(st[0], st[2])) / 1000);
 
 /** Broker rows: a 'process' child (in broker mode) times its own loop and reports the rate. */
 export function timedLockLoop(lock, n, out) {
@@ -71,8 +83,9 @@ function rawMutexLoop(i32, n) {
 
 const RAW_WORKER = `
 const { workerData, parentPort } = require('node:worker_threads');
-const { i32, n, counter } = workerData;
+const { i32, n, counter, stamps, slot } = workerData;
 parentPort.once('message', () => {
+  stamps[2 * slot] = performance.timeOrigin + performance.now();
   for (let k = 0; k < n; k++) {
     while (Atomics.compareExchange(i32, 0, 0, 1) !== 0) {
       if (Atomics.exchange(i32, 0, 2) === 0) break;
@@ -81,6 +94,7 @@ parentPort.once('message', () => {
     counter[0]++;
     if (Atomics.exchange(i32, 0, 0) === 2) Atomics.notify(i32, 0, 1);
   }
+  stamps[2 * slot + 1] = performance.timeOrigin + performance.now();
   parentPort.postMessage('done');
 });
 parentPort.postMessage('ready');
@@ -89,15 +103,14 @@ parentPort.postMessage('ready');
 async function rawPair(n) {
   const i32 = new Int32Array(new SharedArrayBuffer(4));
   const counter = new Int32Array(new SharedArrayBuffer(4));
-  const ws = [0, 1].map(() => new Worker(RAW_WORKER, { eval: true, workerData: { i32, n, counter } }));
+  const stamps = new Float64Array(new SharedArrayBuffer(32));
+  const ws = [0, 1].map((slot) => new Worker(RAW_WORKER, { eval: true, workerData: { i32, n, counter, stamps, slot } }));
   await Promise.all(ws.map((w) => once(w, 'message')));
-  const t = performance.now();
   ws.forEach((w) => w.postMessage('go'));
   await Promise.all(ws.map((w) => once(w, 'message')));
-  const dt = performance.now() - t;
   await Promise.all(ws.map((w) => w.terminate()));
   if (counter[0] !== 2 * n) throw new Error(`raw mutex lost increments: ${counter[0]}`);
-  return (2 * n) / (dt / 1000);
+  return pairRate(2 * n, stamps);
 }
 
 async function oursPair(method, n) {
@@ -105,15 +118,15 @@ async function oursPair(method, n) {
   const v = new Value('i', 0);
   const go = new lib.Event();
   const readies = [new lib.Event(), new lib.Event()];
-  const ps = readies.map((ready) => new ctx.Process({ target: lockedIncr, args: [v, n, ready, go] }));
+  const stamps = new lib.RawArray('d', 4);
+  const ps = readies.map((ready, slot) => new ctx.Process({ target: lockedIncr, args: [v, n, ready, go, stamps, slot] }));
   ps.forEach((p) => p.start());
   for (const r of readies) await r.wait(60_000);
-  const t = performance.now();
   go.set();
   for (const p of ps) await p.join(120_000);
-  const dt = performance.now() - t;
+  for (const p of ps) if (p.exitCode !== 0) throw new Error(`worker exit code ${p.exitCode}`);
   if (v.value !== 2 * n) throw new Error(`lost increments: ${v.value}`);
-  return (2 * n) / (dt / 1000);
+  return pairRate(2 * n, [...stamps]);
 }
 
 async function row(row, kind, transport, fn) {

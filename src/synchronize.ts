@@ -123,18 +123,22 @@ abstract class Shared {
 // ---------------------------------------------------------------------------
 // Lock and RLock: a futex mutex with owner tracking
 //
-// i32[0] state: 0 free, 1 held, 2 held and maybe waited for
-// i32[1] recursion count (RLock)
-// i64[1] owner key (bytes 8-15)
-// i32[4] owner's async context id (RLock)
+// Two cache lines. The first holds what waiters read while they spin or sleep; the second what
+// only the holder writes (its identity, the RLock's count and async context), so that the
+// holder's writes do not take the first line away from a spinning waiter at every step.
+//
+// line 0: i32[0] state: 0 free, 1 held, 2 held and maybe waited for; i32[2] sleepers;
+//         i32[7] take-over flag
+// line 1: i32[16] recursion count (RLock); i32[17] owner's async context id (RLock);
+//         i32[18] owner pid; i32[19] owner thread id
 
-const LOCK_BYTES = 32;
+const LOCK_BYTES = 128;
 const S = 0;
-const COUNT = 1;
-const OWNER = 1; // in i64 units (Barrier's inner mutex only)
-const CTX = 4;
-const OWNER_PID = 5;
-const OWNER_TID = 6;
+const COUNT = 16;
+const OWNER = 1; // in i64 units, bytes 8-15 (Barrier's inner mutex only: its own layout)
+const CTX = 17;
+const OWNER_PID = 18;
+const OWNER_TID = 19;
 const TAKE = 7; // 1 while one waiter takes over from a dead holder
 const SLEEPERS = 2; // waiters inside a futex/Atomics wait: a release wakes only if there are some
 
@@ -918,7 +922,7 @@ export class Event extends Shared {
 // ---------------------------------------------------------------------------
 // Barrier
 //
-// i32[0] internal mutex state, i64[1] mutex owner (the Lock layout), then
+// i32[0] internal mutex state, i64[1] mutex owner (ShmMutex), then
 // i32[8] count, i32[9] generation, i32[10] broken, i32[11] parties,
 // i32[12] generation whose waiters were released by reset() as broken,
 // i64[8..8+PARTY_SLOTS) keys of waiting parties (to notice a dead one)
