@@ -327,7 +327,11 @@ export class Pool {
       }
       if (!best) return;
       const task = this.#pending[this.#pendingHead++]!;
-      if (this.#pendingHead > 1024 && this.#pendingHead * 2 > this.#pending.length) {
+      if (this.#pendingHead === this.#pending.length) {
+        // Drained: drop the dispatched tasks (their arguments and result closures) at once.
+        this.#pending.length = 0;
+        this.#pendingHead = 0;
+      } else if (this.#pendingHead > 1024 && this.#pendingHead * 2 > this.#pending.length) {
         this.#pending.splice(0, this.#pendingHead);
         this.#pendingHead = 0;
       }
