@@ -585,7 +585,8 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
   #nextOut = 0; // ordered: chunk index to yield next
   readonly #doneChunks = new Map<number, unknown[]>();
   readonly #ready: unknown[] = []; // unordered: results ready
-  #error: { e: unknown } | null = null;
+  /** The first failure, and (ordered) the index of the chunk it stands for: results before it come first. */
+  #error: { e: unknown; at: number } | null = null;
   #wake: (() => void) | null = null;
 
   /** @internal */
@@ -632,7 +633,7 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
         this.#pool._submitChunk(this.#fn, chunk, (ok, value) => {
           this.#inflight--;
           if (!ok) {
-            this.#error ??= { e: value };
+            this.#fail(value, index);
           } else if (this.#ordered) this.#doneChunks.set(index, value as unknown[]);
           else for (const v of value as unknown[]) this.#ready.push(v);
           this.#notify();
@@ -640,11 +641,16 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
         });
       }
     } catch (e) {
-      this.#error ??= { e };
+      // The input threw: the error takes the place of the chunk being read.
+      this.#fail(e, this.#nextChunk);
     } finally {
       this.#reading = false;
       this.#notify();
     }
+  }
+
+  #fail(e: unknown, at: number): void {
+    if (this.#error === null || at < this.#error.at) this.#error = { e, at };
   }
 
   #buffered(): number {
@@ -660,7 +666,8 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
         return this.#take();
       }
     } else if (this.#ready.length) return { value: this.#ready.shift() as R, done: false };
-    if (this.#error) throw this.#error.e;
+    // imap: the error comes in its place, after the results of the chunks before it.
+    if (this.#error && (!this.#ordered || this.#nextOut >= this.#error.at)) throw this.#error.e;
     if (this.#sourceDone && this.#inflight === 0 && !this.#reading) return { value: undefined as R, done: true };
     return null;
   }
