@@ -222,6 +222,10 @@ export class Pool {
   #workerSeq = 0;
   readonly #fnIds = new Map<AnyFn, { id: number; ref: FnRefData }>();
   #closedAllWorkers = false;
+  /** Workers that ended holding tasks: the results they put before ending may still be in the result queue. */
+  readonly #ended: Slot[] = [];
+  /** The result loop has taken a result from the queue and not yet settled it. */
+  #inHand = false;
   /** Moving average of how long a task runs in a worker (ms). */
   #taskMs = 1;
   #window = PREFETCH;
@@ -272,17 +276,30 @@ export class Pool {
     slot.alive = false;
     if (this.#slots[slot.index] === slot) this.#slots[slot.index] = null;
     if (slot.inflight.size) {
-      const code = slot.proc.exitCode;
-      for (const t of slot.inflight.values()) {
-        if (this.#state === TERMINATE) continue;
-        t.settle(false, new WorkerLostError(`the pool worker ${slot.proc.name} ended (exit code ${code}) while it held this task`));
+      if (this.#state === TERMINATE) slot.inflight.clear();
+      else {
+        // A worker puts its last result, then ends (maxTasksPerChild): read what is in the
+        // result queue before failing the tasks still without a result.
+        this.#ended.push(slot);
+        this.#failLost();
       }
-      slot.inflight.clear();
     }
     if (this.#state === RUN || (this.#state === CLOSE && this.#outstanding > 0)) {
       this.#slots[slot.index] = this.#spawn(slot.index);
       this.#dispatch();
     } else this.#maybeRetire();
+  }
+
+  /** Fails the tasks of ended workers once the result queue holds nothing more from them. */
+  #failLost(): void {
+    if (this.#ended.length === 0 || this.#inHand || !this.#results.empty()) return;
+    for (const slot of this.#ended.splice(0)) {
+      const code = slot.proc.exitCode;
+      for (const t of slot.inflight.values()) {
+        t.settle(false, new WorkerLostError(`the pool worker ${slot.proc.name} ended (exit code ${code}) while it held this task`));
+      }
+      slot.inflight.clear();
+    }
   }
 
   #fn(fn: AnyFn): { id: number; ref: FnRefData } {
@@ -356,21 +373,32 @@ export class Pool {
     void (async () => {
       try {
         while (this.#outstanding > 0 && this.#state !== TERMINATE) {
-          const r = decodeResult(await this.#results._getBytes(this.#stop.signal));
+          const bytes = await this.#results._getBytes(this.#stop.signal);
+          this.#inHand = true;
+          const r = decodeResult(bytes);
           const { id, worker, ok, ms } = r;
           const value = r.value instanceof Promise ? await r.value.catch((e: unknown) => e) : r.value;
+          this.#inHand = false;
           this.#taskMs = this.#taskMs * 0.9 + ms * 0.1;
           this.#window = Math.max(PREFETCH, Math.min(MAX_WINDOW, Math.floor(WINDOW_MS / Math.max(this.#taskMs, 1e-4))));
-          const slot = this.#slots[worker];
-          const task = slot?.inflight.get(id);
-          if (!slot || !task) continue; // a task already failed (its worker was lost) or aborted
-          slot.inflight.delete(id);
-          task.settle(ok === 1, value);
-          this.#dispatch();
+          let slot = this.#slots[worker];
+          let task = slot?.inflight.get(id);
+          if (!task && this.#ended.length) {
+            // The last results of a worker that has ended (and may have been replaced).
+            slot = this.#ended.find((s) => s.index === worker && s.inflight.has(id)) ?? null;
+            task = slot?.inflight.get(id);
+          }
+          if (slot && task) {
+            slot.inflight.delete(id);
+            task.settle(ok === 1, value);
+            this.#dispatch();
+          } // else: the task already failed (its worker was lost) or was aborted
+          this.#failLost();
         }
       } catch (e) {
         if (!this.#stop.signal.aborted) getLogger().error(`pool result loop failed: ${(e as Error)?.stack ?? String(e)}`);
       } finally {
+        this.#inHand = false;
         this.#pumping = false;
         if (this.#outstanding > 0 && this.#state !== TERMINATE) this.#pump();
       }
@@ -519,6 +547,10 @@ export class Pool {
     const err = new ProcessError('the Pool was terminated before this task finished');
     const tasks: Task[] = [];
     for (const s of this.#slots) if (s) for (const t of s.inflight.values()) tasks.push(t);
+    for (const s of this.#ended.splice(0)) {
+      for (const t of s.inflight.values()) tasks.push(t);
+      s.inflight.clear();
+    }
     for (let i = this.#pendingHead; i < this.#pending.length; i++) tasks.push(this.#pending[i]!);
     this.#pending.length = 0;
     this.#pendingHead = 0;
