@@ -236,6 +236,8 @@ const TERMINATE = 2;
  */
 const PREFETCH = 2;
 const DEFAULT_GRACE = 1000;
+/** Why the result loop stopped waiting: nothing is outstanding. */
+const IDLE = Symbol('pool idle');
 const MAX_WINDOW = 256;
 const WINDOW_MS = 2;
 
@@ -331,6 +333,10 @@ export class Pool {
   #workerSeq = 0;
   readonly #fnIds = new Map<AnyFn, { id: number; ref: FnRefData }>();
   #closedAllWorkers = false;
+  /** Workers that ended holding tasks: the results they put before ending may still be in the result queue. */
+  readonly #ended: Slot[] = [];
+  /** The result loop has taken a result from the queue and not yet settled it. */
+  #inHand = false;
   /** Moving average of how long a task runs in a worker (ms). */
   #taskMs = 1;
   #window = PREFETCH;
@@ -379,29 +385,33 @@ export class Pool {
     return slot;
   }
 
-  async #onExit(slot: Slot): Promise<void> {
+  #onExit(slot: Slot): void {
     slot.alive = false;
-    // Results the worker put before it ended may still wait in the result queue (a worker
-    // recycled by maxTasksPerChild ends right after its last put): let the result loop take
-    // them before anything it held counts as lost. Bounded: two seconds at most.
-    const until = performance.now() + 2000;
-    while (slot.inflight.size && this.#state !== TERMINATE && this.#results.qsize() > 0 && performance.now() < until) {
-      await new Promise<void>((r) => setTimeout(r, 1));
-    }
     if (this.#slots[slot.index] === slot) this.#slots[slot.index] = null;
     if (slot.inflight.size) {
-      const code = slot.proc.exitCode;
-      const tasks = [...slot.inflight.values()];
-      slot.inflight.clear();
-      for (const t of tasks) {
-        if (this.#state === TERMINATE) continue;
-        t.settle(false, new WorkerLostError(`the pool worker ${slot.proc.name} ended (exit code ${code}) while it held this task`));
+      if (this.#state === TERMINATE) slot.inflight.clear();
+      else {
+        // A worker puts its last result, then ends (maxTasksPerChild): read what is in the
+        // result queue before failing the tasks still without a result.
+        this.#ended.push(slot);
+        this.#failLost();
       }
     }
     if (this.#state === RUN || (this.#state === CLOSE && this.#outstanding > 0)) {
       this.#slots[slot.index] = this.#spawn(slot.index);
       this.#dispatch();
     } else this.#maybeRetire();
+  }
+
+  /** Fails the tasks of ended workers once the result queue holds nothing more from them. */
+  #failLost(): void {
+    if (this.#ended.length === 0 || this.#inHand || !this.#results.empty()) return;
+    for (const slot of this.#ended.splice(0)) {
+      const code = slot.proc.exitCode;
+      const tasks = [...slot.inflight.values()];
+      slot.inflight.clear();
+      for (const t of tasks) t.settle(false, new WorkerLostError(`the pool worker ${slot.proc.name} ended (exit code ${code}) while it held this task`));
+    }
   }
 
   #fn(fn: AnyFn): { id: number; ref: FnRefData } {
@@ -426,7 +436,8 @@ export class Pool {
       if (task.done) return;
       task.done = true;
       if (task.grace) clearTimeout(task.grace);
-      if (--this.#outstanding === 0 && this.#pumping) this.#stop.abort();
+      // (A fixed reason: a default one is an error whose stack would keep this call's data alive.)
+      if (--this.#outstanding === 0 && this.#pumping) this.#stop.abort(IDLE);
       if (ok) this.#completed++;
       else this.#failed++;
       settle(ok, value);
@@ -492,7 +503,10 @@ export class Pool {
   #dispatch(): void {
     while (this.#pendingHead < this.#pending.length) {
       if (this.#pending[this.#pendingHead]!.cancelled) {
-        this.#pendingHead++;
+        if (++this.#pendingHead === this.#pending.length) {
+          this.#pending.length = 0;
+          this.#pendingHead = 0;
+        }
         continue;
       }
       let best: Slot | null = null;
@@ -504,7 +518,11 @@ export class Pool {
       }
       if (!best) break;
       const task = this.#pending[this.#pendingHead++]!;
-      if (this.#pendingHead > 1024 && this.#pendingHead * 2 > this.#pending.length) {
+      if (this.#pendingHead === this.#pending.length) {
+        // Drained: drop the dispatched tasks (their arguments and result closures) at once.
+        this.#pending.length = 0;
+        this.#pendingHead = 0;
+      } else if (this.#pendingHead > 1024 && this.#pendingHead * 2 > this.#pending.length) {
         this.#pending.splice(0, this.#pendingHead);
         this.#pendingHead = 0;
       }
@@ -534,23 +552,34 @@ export class Pool {
     void (async () => {
       try {
         while (this.#outstanding > 0 && this.#state !== TERMINATE) {
-          const r = decodeResult(await this.#results._getBytes(stop));
+          const bytes = await this.#results._getBytes(stop);
+          this.#inHand = true;
+          const r = decodeResult(bytes);
           const { id, worker, ok, ms } = r;
           const value = r.value instanceof Promise ? await r.value.catch((e: unknown) => e) : r.value;
+          this.#inHand = false;
           this.#taskMs = this.#taskMs * 0.9 + ms * 0.1;
           this.#window = Math.max(PREFETCH, Math.min(MAX_WINDOW, Math.floor(WINDOW_MS / Math.max(this.#taskMs, 1e-4))));
-          const slot = this.#slots[worker];
-          const task = slot?.inflight.get(id);
-          if (!slot || !task) continue; // a task already failed (its worker was lost)
-          slot.inflight.delete(id);
-          slot.busyMs += ms;
-          slot.finished++;
-          task.settle(ok === 1, value);
-          this.#dispatch();
+          let slot = this.#slots[worker];
+          let task = slot?.inflight.get(id);
+          if (!task && this.#ended.length) {
+            // The last results of a worker that has ended (and may have been replaced).
+            slot = this.#ended.find((s) => s.index === worker && s.inflight.has(id)) ?? null;
+            task = slot?.inflight.get(id);
+          }
+          if (slot && task) {
+            slot.inflight.delete(id);
+            slot.busyMs += ms;
+            slot.finished++;
+            task.settle(ok === 1, value);
+            this.#dispatch();
+          } // else: the task already failed (its worker was lost)
+          this.#failLost();
         }
       } catch (e) {
         if (!stop.aborted) getLogger().error(`pool result loop failed: ${(e as Error)?.stack ?? String(e)}`);
       } finally {
+        this.#inHand = false;
         this.#pumping = false;
         if (this.#outstanding > 0 && this.#state !== TERMINATE) this.#pump();
       }
@@ -842,6 +871,10 @@ export class Pool {
     this.#producers.clear();
     const tasks: Task[] = [];
     for (const s of this.#slots) if (s) for (const t of s.inflight.values()) tasks.push(t);
+    for (const s of this.#ended.splice(0)) {
+      for (const t of s.inflight.values()) tasks.push(t);
+      s.inflight.clear();
+    }
     for (let i = this.#pendingHead; i < this.#pending.length; i++) if (!this.#pending[i]!.cancelled) tasks.push(this.#pending[i]!);
     this.#pending.length = 0;
     this.#pendingHead = 0;
@@ -920,7 +953,11 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
   readonly #ready: unknown[] = []; // unordered: results ready
   /** Stoppers of the chunks handed in and not finished. */
   readonly #running = new Map<number, (why: StopKind, reason: unknown) => void>();
-  #error: { e: unknown } | null = null;
+  /**
+   * The first failure, and the index of the chunk it stands for (-1: the whole iteration, an
+   * abort). imap yields the results of the chunks before it first, as Python's.
+   */
+  #error: { e: unknown; at: number } | null = null;
   #wake: (() => void) | null = null;
   #onAbort: (() => void) | undefined;
   /** Deregisters from the pool once the input is read to its end (or the iteration ends). */
@@ -945,10 +982,10 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
       this.#bar = new ProgressBar({ total: typeof known === 'number' ? known : undefined, ...options.progress });
     } else this.#bar = null;
     if (this.#signal) {
-      this.#onAbort = () => this.#fail(this.#signal!.reason, STOP_ABORT);
+      this.#onAbort = () => this.#fail(this.#signal!.reason, STOP_ABORT, -1);
       this.#signal.addEventListener('abort', this.#onAbort, { once: true });
     }
-    this.#closeProducer = pool._openProducer({ drain: () => void this.#fill(), kill: (e) => this.#fail(e, STOP_ABORT) });
+    this.#closeProducer = pool._openProducer({ drain: () => void this.#fill(), kill: (e) => this.#fail(e, STOP_ABORT, -1) });
   }
 
   #notify(): void {
@@ -957,12 +994,19 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
     w?.();
   }
 
-  /** Ends the iteration with an error: stops reading and stops the chunks still running. */
-  #fail(e: unknown, why: StopKind): void {
-    this.#error ??= { e };
+  /**
+   * Ends the iteration with an error standing for chunk `at`: stops reading, and stops the
+   * running chunks whose results would come after it (all of them for imapUnordered).
+   */
+  #fail(e: unknown, why: StopKind, at: number): void {
+    if (this.#error !== null && this.#error.at <= at) return;
+    this.#error = { e, at };
     this.#sourceDone = true;
-    for (const stop of this.#running.values()) stop(why, e);
-    this.#running.clear();
+    for (const [index, stop] of [...this.#running]) {
+      if (this.#ordered && index < at) continue;
+      this.#running.delete(index);
+      stop(why, e);
+    }
     this.#finish();
     this.#notify();
   }
@@ -1001,7 +1045,8 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
       }
       if (this.#sourceDone) this.#closeProducer?.();
     } catch (e) {
-      if (this.#error === null) this.#fail(e, STOP_ABORT);
+      // The input threw: the error takes the place of the chunk being read.
+      this.#fail(e, STOP_ABORT, this.#nextChunk);
     } finally {
       this.#reading = false;
       this.#notify();
@@ -1016,8 +1061,8 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
       if (timer) clearTimeout(timer);
       this.#running.delete(index);
       this.#inflight--;
-      if (this.#error) return;
-      if (!ok) return this.#fail(value, STOP_ABORT);
+      if (!ok) return this.#fail(value, STOP_ABORT, index);
+      if (this.#error && (!this.#ordered || index > this.#error.at)) return;
       const vs = value as unknown[];
       if (this.#ordered) this.#doneChunks.set(index, vs);
       else for (const v of vs) this.#ready.push(v);
@@ -1027,7 +1072,7 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
     });
     this.#running.set(index, stop);
     if (this.#timeout !== undefined) {
-      timer = setTimeout(() => this.#fail(new TimeoutError(`a chunk of this imap did not finish within ${this.#timeout} ms`), STOP_TIMEOUT), Math.max(0, this.#timeout));
+      timer = setTimeout(() => this.#fail(new TimeoutError(`a chunk of this imap did not finish within ${this.#timeout} ms`), STOP_TIMEOUT, index), Math.max(0, this.#timeout));
       timer.unref();
     }
   }
@@ -1045,7 +1090,8 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
         return this.#take();
       }
     } else if (this.#ready.length) return { value: this.#ready.shift() as R, done: false };
-    if (this.#error) throw this.#error.e;
+    // imap: the error comes in its place, after the results of the chunks before it.
+    if (this.#error && (!this.#ordered || this.#nextOut >= this.#error.at)) throw this.#error.e;
     if (this.#sourceDone && this.#inflight === 0 && !this.#reading) {
       this.#finish();
       return { value: undefined as R, done: true };

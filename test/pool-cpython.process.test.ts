@@ -1,0 +1,3 @@
+import { poolCpythonSuite } from './suites/pool-cpython.js';
+
+poolCpythonSuite('process');
