@@ -10,7 +10,7 @@
 // Tables go to stdout, progress and notes to stderr, and every row is appended as a JSON
 // line to bench/results/<timestamp>.jsonl.
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { sq, burn } from './fixtures/tasks.mjs';
@@ -64,13 +64,13 @@ const QUICK = {
 };
 
 const HELP = `usage: node bench/run.mjs [--quick] [--only <workload>[,<workload>...]] [--reps N]
-                          [--no-python] [--no-ours]
+                          [--no-python] [--no-ours] [--readme]
 workloads: tiny (tiny tasks), map (map of small items), cpu (CPU scaling), startup (start-up), ready (pool ready),
            roundtrip (round trip), queue (queue throughput), pipe-bytes (large message), locks,
            internals; full names and prefixes work too.`;
 
 function parseArgs(argv) {
-  const o = { quick: false, only: null, reps: null, python: true, ours: true };
+  const o = { quick: false, only: null, reps: null, python: true, ours: true, readme: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') o.quick = true;
@@ -85,6 +85,7 @@ function parseArgs(argv) {
     }
     else if (a === '--no-python') o.python = false;
     else if (a === '--no-ours') o.ours = false;
+    else if (a === '--readme') o.readme = true;
     else if (a === '--help' || a === '-h') {
       console.log(HELP);
       process.exit(0);
@@ -665,6 +666,7 @@ function printTable(metric, what) {
       ...(hasNoise ? [noisy(r) ? `${Math.round(r.othersCpu * 100)}%!` : ''] : []),
     ];
   });
+  markdown.push(markdownTable(m, what, head, body, hasNoise));
   const widths = head.map((h, i) =>
     Math.max(h.length, ...body.filter((b) => i === 0 || b.length > 2).map((b) => String(b[i] ?? '').length)),
   );
@@ -680,6 +682,51 @@ function printTable(metric, what) {
     console.log(
       `  others: share of the CPUs that other programs on the machine used while the row ran (shown from ${NOISY * 100}%): that row may read low`,
     );
+}
+
+/** The tables again, in Markdown (bench/results/<run>.md, and README's table with --readme). */
+const markdown = [];
+
+function markdownTable(m, what, head, body, hasNoise) {
+  const esc = (c) => String(c ?? '').replace(/\|/g, '\\|');
+  const rows = body.map((b) => (b.length === 2 ? [b[0], b[1], ...head.slice(2).map(() => '')] : b));
+  return [
+    `**${m.title}** (${m.unit}, ${m.better} is better): ${what}`,
+    '',
+    `| ${head.map(esc).join(' | ')} |`,
+    `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+    ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
+    ...(hasNoise ? ['', `_others_: share of the CPUs other programs used while the row ran (from ${NOISY * 100}%): such a row may read low.`] : []),
+  ].join('\n');
+}
+
+function writeMarkdown(info, file) {
+  const flags = [info.mode === 'quick' ? '--quick' : '', info.only ? `--only ${info.only}` : ''].filter(Boolean);
+  const head = [
+    `Measured ${info.date.slice(0, 10)} by \`npm run bench${flags.length ? ` -- ${flags.join(' ')}` : ''}\` ` +
+      `on ${info.cpus} cores (${info.cpuModel}), ${info.platform}, Node ${info.node}, ${info.python ?? 'no Python'}; ` +
+      `median of ${info.params.reps} repetitions per row (start-up: ${info.params.starts} starts). ` +
+      'Ratios are speeds: above 1 is faster than the reference.',
+  ];
+  const text = [...head, ...markdown].join('\n\n') + '\n';
+  writeFileSync(file, text);
+  return text;
+}
+
+/** Replaces README's table (between its bench markers) with this run's tables. */
+function updateReadme(text) {
+  const readme = here('../README.md');
+  const src = readFileSync(readme, 'utf8');
+  const start = '<!-- bench:start -->';
+  const end = '<!-- bench:end -->';
+  const a = src.indexOf(start);
+  const b = src.indexOf(end);
+  if (a < 0 || b < a) {
+    log(`--readme: README.md has no ${start} ... ${end} markers; left as it was`);
+    return;
+  }
+  writeFileSync(readme, src.slice(0, a + start.length) + '\n' + text + src.slice(b));
+  log('README.md: performance tables replaced with this run');
 }
 
 // ------------------------------------------------------------------------------ main
@@ -725,7 +772,9 @@ async function main() {
     }
     for (const metric of w.metrics) printTable(metric, w.what(P));
   }
-  console.log(`\n(${since(t0).toFixed(1)} s; JSON lines in ${RESULTS_FILE})`);
+  const md = writeMarkdown(info, RESULTS_FILE.replace(/\.jsonl$/, '.md'));
+  if (opts.readme) updateReadme(md);
+  console.log(`\n(${since(t0).toFixed(1)} s; JSON lines in ${RESULTS_FILE}; Markdown beside it)`);
 }
 
 await main();
