@@ -195,6 +195,8 @@ interface Slot {
   alive: boolean;
   busyMs: number;
   finished: number;
+  /** Being topped up in the current dispatch round. */
+  filling: boolean;
 }
 
 /** One worker in {@link PoolStats}. */
@@ -380,7 +382,7 @@ export class Pool {
       daemon: true,
     });
     proc.start();
-    const slot: Slot = { index, proc, tasks, control, inflight: new Map(), sentFns: new Set(), sentCount: 0, alive: true, busyMs: 0, finished: 0 };
+    const slot: Slot = { index, proc, tasks, control, inflight: new Map(), sentFns: new Set(), sentCount: 0, alive: true, busyMs: 0, finished: 0, filling: false };
     void proc._whenExited().then(() => this.#onExit(slot));
     return slot;
   }
@@ -501,6 +503,12 @@ export class Pool {
   }
 
   #dispatch(): void {
+    if (this.#pendingHead >= this.#pending.length) return;
+    // A worker is topped up once it is down to half its window, and then filled: tasks go in
+    // bursts, so a worker that runs faster than this thread hands out work finds several
+    // waiting when it wakes, instead of being woken (a system call) for each one.
+    const low = this.#window >> 1;
+    for (const s of this.#slots) if (s) s.filling = s.inflight.size <= low;
     while (this.#pendingHead < this.#pending.length) {
       if (this.#pending[this.#pendingHead]!.cancelled) {
         if (++this.#pendingHead === this.#pending.length) {
@@ -511,7 +519,7 @@ export class Pool {
       }
       let best: Slot | null = null;
       for (const s of this.#slots) {
-        if (!s || !s.alive) continue;
+        if (!s || !s.alive || !s.filling) continue;
         if (s.inflight.size >= this.#window) continue;
         if (this.#maxTasks > 0 && s.sentCount >= this.#maxTasks) continue;
         if (!best || s.inflight.size < best.inflight.size) best = s;

@@ -56,6 +56,11 @@ const H_OWNER = 20;
 const TOTAL = 42; // + side: sum of the holder counts of side 0 (writers) / 1 (readers)
 const INIT = 44; // 1 once initialised
 const SIDE = 45; // 1: large messages go to item segments (queues); 0: in pieces (pipes)
+// 1 once a publisher has woken the sleeping readers (writers), 0 again when one goes to sleep:
+// while the woken ones are still getting up, further publishes skip the wake-up call (a
+// system call for waiters in other processes), which they would only repeat.
+const R_WOKEN = 46;
+const W_WOKEN = 47;
 const UNBOUNDED = 0x7fffffff;
 
 const HOLDERS_BYTE = 192;
@@ -317,7 +322,7 @@ export class Ring {
         job.started = false;
       }
       Atomics.add(a, DSEQ, 1);
-      if (Atomics.load(a, R_SLEEP) > 0) notify(a, DSEQ, Infinity);
+      if (Atomics.load(a, R_SLEEP) > 0 && Atomics.exchange(a, R_WOKEN, 1) === 0) notify(a, DSEQ, Infinity);
       if (last) return null;
     }
   }
@@ -456,7 +461,7 @@ export class Ring {
   #wakeWriters(): void {
     const a = this.#i32;
     Atomics.add(a, SSEQ, 1);
-    if (Atomics.load(a, W_SLEEP) > 0) notify(a, SSEQ, Infinity);
+    if (Atomics.load(a, W_SLEEP) > 0 && Atomics.exchange(a, W_WOKEN, 1) === 0) notify(a, SSEQ, Infinity);
   }
 
   /** Lets go of a read that will not go on (an abort before any piece was taken). */
@@ -508,10 +513,23 @@ export class Ring {
     return false;
   }
 
+  /**
+   * Counts the caller among the sleepers, then re-arms the wake-up call: the store comes
+   * after the count and before the wait's own check of the word, so a publish that the wait
+   * would miss finds either the count and a cleared flag (and calls), or a word that already
+   * moved (and the wait returns at once).
+   */
+  #sleeping(b: Blocked): void {
+    const a = this.#i32;
+    Atomics.add(a, b.sleepers, 1);
+    if (b.sleepers === R_SLEEP) Atomics.store(a, R_WOKEN, 0);
+    else if (b.sleepers === W_SLEEP) Atomics.store(a, W_WOKEN, 0);
+  }
+
   waitSync(b: Blocked, timeoutMs: number): void {
     if (this.#spin(b)) return;
     const a = this.#i32;
-    Atomics.add(a, b.sleepers, 1);
+    this.#sleeping(b);
     try {
       waitSync(a, b.word, b.seen, Math.min(timeoutMs, SLICE_MS));
     } finally {
@@ -522,7 +540,7 @@ export class Ring {
   async waitAsync(b: Blocked, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.#spin(b)) return;
     const a = this.#i32;
-    Atomics.add(a, b.sleepers, 1);
+    this.#sleeping(b);
     try {
       await waitAsync(a, b.word, b.seen, Math.min(timeoutMs, SLICE_MS), signal);
     } finally {
