@@ -13,12 +13,16 @@
  * file in a fresh temporary directory, passed to each client (a path made at
  * the top level would be made again in every child: see example 07). Both
  * rounds run, one after the other, each on a fresh file.
+ *
+ * (`EXAMPLES_MAX_CHILDREN` lowers the twenty clients for fast runs: see
+ * _lib/count.ts.)
  */
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lock, Process, isMain } from 'multiprocessing-ts';
 import { random, sleep } from './_lib/time.js';
+import { howMany } from './_lib/count.js';
 
 interface Ticks {
   origin: string;
@@ -27,7 +31,7 @@ interface Ticks {
 }
 
 const TICKETS = 3;
-const CLIENTS = 20;
+const CLIENTS = howMany(20); // EXAMPLES_MAX_CHILDREN lowers it for fast runs
 
 function load(tf: string): Ticks {
   return JSON.parse(readFileSync(tf, 'utf8')) as Ticks;

@@ -2,9 +2,12 @@
  * Seed 004: a connection pool of five, shared by twenty workers through a
  * `Semaphore(5)`: at most five workers hold a connection at any time; the
  * others wait in `acquire()` until one is given back.
+ *
+ * (`EXAMPLES_MAX_CHILDREN` lowers the twenty for fast runs: see _lib/count.ts.)
  */
 import { Process, Semaphore, currentProcess, isMain } from 'multiprocessing-ts';
 import { randint, sleep } from './_lib/time.js';
+import { howMany } from './_lib/count.js';
 
 export async function getConnections(s: Semaphore): Promise<void> {
   await s.acquire();
@@ -20,7 +23,7 @@ export async function getConnections(s: Semaphore): Promise<void> {
 if (isMain()) {
   const connections = new Semaphore(5);
   const workers: Process[] = [];
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < howMany(20); i++) {
     workers.push(new Process({ target: getConnections, args: [connections], name: `worker:${i + 1}` }));
   }
   for (const p of workers) p.start();
