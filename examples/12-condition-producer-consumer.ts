@@ -15,15 +15,12 @@
  *    "critical" sections at once. `counter.value += 1` is a read and a write
  *    (each locked on its own by the Value's lock, not together), so one
  *    update can overwrite the other and the count drifts away from the
- *    truth;
- *  - a lost wake-up: a consumer checks "empty" under not_empty's lock, but a
- *    producer changes the counter without holding that lock, so the producer
- *    can add an item and notify between the consumer's check and its
- *    `wait()`, and the consumer sleeps through it.
+ *    truth (and the "full"/"empty" checks read a count the other side is
+ *    changing at that moment).
  * The sound form: ONE lock, shared by both conditions (`new Condition(lock)`
- * twice). The counter is read and changed only while holding it, every check
- * and its `wait()` are atomic with respect to the other side's change, and
- * there is only one lock to take, so there is no order to get wrong. Each
+ * twice). The counter is read and changed only while holding it, so no
+ * update is lost and every check sees a count nobody is changing; and there
+ * is only one lock to take, so there is no order to get wrong. Each
  * side still waits on, and wakes, its own condition.
  *
  * Every line below is printed while holding the lock, so the printed buffer
