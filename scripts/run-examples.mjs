@@ -28,7 +28,7 @@ const DIR = join(ROOT, 'examples');
 const PARALLEL = 2;
 const DEFAULT_SCALE = process.env.EXAMPLES_TIME_SCALE ?? '0.02';
 const DEFAULT_MAX_CHILDREN = process.env.EXAMPLES_MAX_CHILDREN ?? '8';
-const DEFAULT_TIMEOUT_MS = 45_000;
+const DEFAULT_TIMEOUT_MS = 90_000; // generous: a busy machine slows worker start-up a lot
 
 // ---------------------------------------------------------------------------
 // Checks. Each gets a tester `t` over the example's output:
@@ -367,7 +367,7 @@ const EXPECT = {
     },
   },
   '32-pool-imap-unordered.ts': {
-    scale: 0.5,
+    scale: 1, // the tasks' lengths differ by 1 s: more than the pool's workers' start-up skew
     check(t) {
       const res = t.has(/^res: {2}(\d) \(after [\d.]+ s\)$/, 3).map((m) => m[1]);
       t.ok(res.join() === '2,1,0', `imapUnordered yields the shortest task first (got ${res})`);
