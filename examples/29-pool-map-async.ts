@@ -3,8 +3,8 @@
  * by itself. `mapAsync` returns an `AsyncResult` at once (`start` is printed
  * before any work is done); `close()` + `join()` wait for the work.
  *
- * Python's default chunksize here is ceil(5 / (2 * 4)) = 1, and ours too:
- * one item per task, so the workers take items 0,1 then 2,3 then 4.
+ * The default chunksize is Python's: 5 items over 2 workers x 4, rounded
+ * up, is 1 item per task.
  */
 import { Pool, isMain } from 'multiprocessing-ts';
 import { sleep } from './_lib/time.js';
