@@ -13,7 +13,7 @@
  * its whole process group is killed and it fails.
  *
  * Fast mode: EXAMPLES_TIME_SCALE (default 0.02 here: one second of the seeds'
- * sleeps is 20 ms) and EXAMPLES_MAX_CHILDREN (8: caps the seeds' fan-outs of
+ * sleeps is 20 ms) and EXAMPLES_MAX_CHILDREN (6: caps the seeds' fan-outs of
  * twenty and a hundred children). An example whose story depends on its sleeps being long next to
  * a worker's start-up time (about half a second under tsx on a busy 2-core
  * machine) sets its own scale below.
@@ -27,7 +27,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DIR = join(ROOT, 'examples');
 const PARALLEL = 2;
 const DEFAULT_SCALE = process.env.EXAMPLES_TIME_SCALE ?? '0.02';
-const DEFAULT_MAX_CHILDREN = process.env.EXAMPLES_MAX_CHILDREN ?? '8';
+const DEFAULT_MAX_CHILDREN = process.env.EXAMPLES_MAX_CHILDREN ?? '6';
 const DEFAULT_TIMEOUT_MS = 90_000; // generous: a busy machine slows worker start-up a lot
 
 // ---------------------------------------------------------------------------
