@@ -213,9 +213,7 @@ export class Process<A extends unknown[] = unknown[]> {
     const st = state();
     this.#identity = [...st.self.identity, ++st.childCounter];
     this.#daemon = daemon ?? null;
-    const ctor = new.target as unknown as { [kDisplayName]?: string; name: string };
-    const base = Object.hasOwn(ctor, kDisplayName) ? ctor[kDisplayName]! : ctor.name || 'Process';
-    this.#name = name ?? `${base}-${this.#identity.join(':')}`;
+    this.#name = name ?? `${displayName(new.target)}-${this.#identity.join(':')}`;
   }
 
   /**
@@ -619,7 +617,7 @@ export class Process<A extends unknown[] = unknown[]> {
 
   /** Python-style description, e.g. `<Process name='Process-1' pid=123 parent=100 started>`. */
   toString(): string {
-    const cls = (this.constructor as { name: string }).name || 'Process';
+    const cls = displayName(this.constructor);
     let status: string;
     if (this.#closed) status = 'closed';
     else if (this.#role) status = 'started';
@@ -634,6 +632,16 @@ export class Process<A extends unknown[] = unknown[]> {
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return this.toString();
   }
+}
+
+// The package's own class shows as `Process` even when a bundler renamed the
+// class binding (tsup emits `class _Process`); subclasses show their own name.
+Object.defineProperty(Process, kDisplayName, { value: 'Process' });
+
+/** The class name used in default names and descriptions. */
+function displayName(ctor: unknown): string {
+  const c = ctor as { [kDisplayName]?: string; name?: string };
+  return Object.hasOwn(c, kDisplayName) ? c[kDisplayName]! : c.name || 'Process';
 }
 
 function parentAlive(pid: number): boolean {
