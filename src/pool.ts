@@ -16,8 +16,8 @@ import type { poolWorkerMain } from './child/pool-worker.js';
 import { type TaskKind, TASK_APPLY, TASK_MAP, TASK_STARMAP, encodeTask, decodeResult } from './protocol/pool.js';
 import type { FnRefData } from './protocol/messages.js';
 
-/** Any function (parameters typed `never` so that every function is assignable). */
-type AnyFn = (...args: never[]) => unknown;
+/** @internal any function (parameters typed `never` so that every function is assignable). */
+export type AnyFn = (...args: never[]) => unknown;
 
 /** Options of `new Pool(...)`. */
 export interface PoolOptions {
@@ -49,7 +49,16 @@ export interface AsyncOptions<R> extends TaskOptions {
   errorCallback?: (error: unknown) => void;
 }
 
-type Settle = (ok: boolean, value: unknown) => void;
+/** @internal settles one task: `ok` with its value, or not with its error. */
+export type Settle = (ok: boolean, value: unknown) => void;
+
+/** @internal what `ResultIterator` needs of a pool (the real one, or the dummy one). */
+export interface ChunkRunner {
+  /** Runs `fn` over `chunk`; `settle` gets the array of results (or the error). */
+  _submitChunk(fn: AnyFn, chunk: unknown[], settle: Settle): void;
+  /** How many chunks an iterator keeps running or buffered. */
+  readonly _lookahead: number;
+}
 
 /**
  * The result of an asynchronous pool call (Python's `AsyncResult`). It is
@@ -166,11 +175,13 @@ const PREFETCH = 2;
 const MAX_WINDOW = 256;
 const WINDOW_MS = 2;
 
-function checkFn(fn: unknown, name: string): asserts fn is AnyFn {
+/** @internal */
+export function checkFn(fn: unknown, name: string): asserts fn is AnyFn {
   if (typeof fn !== 'function') throw new TypeError(`${name} must be a function; received ${fn === null ? 'null' : typeof fn}`);
 }
 
-function taskOptions(o: unknown): { signal?: AbortSignal; timeout?: number } {
+/** @internal */
+export function taskOptions(o: unknown): { signal?: AbortSignal; timeout?: number } {
   if (o === undefined) return {};
   if (typeof o !== 'object' || o === null) throw new TypeError('options must be an object');
   const signal = validateSignal(o);
@@ -185,6 +196,33 @@ function callSafely(what: string, fn: ((v: never) => void) | undefined, v: unkno
   } catch (e) {
     getLogger().error(`a pool ${what} threw (the pool goes on): ${(e as Error)?.stack ?? String(e)}`);
   }
+}
+
+/**
+ * @internal a pending `AsyncResult` and the function that settles it once:
+ * it stops the task's timer and abort listener and calls the callbacks.
+ */
+export function newResult<T>(opts: { signal?: AbortSignal; timeout?: number }, callbacks?: AsyncOptions<T>): { result: AsyncResult<T>; settle: Settle } {
+  const result = new AsyncResult<T>();
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const settle: Settle = (ok, value) => {
+    if (!result._settle(ok, value)) return;
+    if (timer) clearTimeout(timer);
+    if (onAbort) opts.signal!.removeEventListener('abort', onAbort);
+    if (ok) callSafely('callback', callbacks?.callback as (v: never) => void, value);
+    else callSafely('errorCallback', callbacks?.errorCallback as (v: never) => void, value);
+  };
+  if (opts.signal) {
+    opts.signal.throwIfAborted();
+    onAbort = () => settle(false, opts.signal!.reason);
+    opts.signal.addEventListener('abort', onAbort, { once: true });
+  }
+  if (opts.timeout !== undefined) {
+    timer = setTimeout(() => settle(false, new TimeoutError(`the task did not finish within ${opts.timeout} ms`)), Math.max(0, opts.timeout));
+    timer.unref();
+  }
+  return { result, settle };
 }
 
 /**
@@ -380,29 +418,6 @@ export class Pool {
     for (const s of this.#slots) if (s?.alive) s.tasks._putBytesSync(new Uint8Array(0));
   }
 
-  #wrap<T>(opts: { signal?: AbortSignal; timeout?: number }, callbacks?: AsyncOptions<T>): { result: AsyncResult<T>; settle: Settle } {
-    const result = new AsyncResult<T>();
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
-    const settle: Settle = (ok, value) => {
-      if (!result._settle(ok, value)) return;
-      if (timer) clearTimeout(timer);
-      if (onAbort) opts.signal!.removeEventListener('abort', onAbort);
-      if (ok) callSafely('callback', callbacks?.callback as (v: never) => void, value);
-      else callSafely('errorCallback', callbacks?.errorCallback as (v: never) => void, value);
-    };
-    if (opts.signal) {
-      opts.signal.throwIfAborted();
-      onAbort = () => settle(false, opts.signal!.reason);
-      opts.signal.addEventListener('abort', onAbort, { once: true });
-    }
-    if (opts.timeout !== undefined) {
-      timer = setTimeout(() => settle(false, new TimeoutError(`the task did not finish within ${opts.timeout} ms`)), Math.max(0, opts.timeout));
-      timer.unref();
-    }
-    return { result, settle };
-  }
-
   /** Runs `fn(...args)` in a worker; resolves to its result (Python's `apply`). */
   apply<A extends unknown[], R>(fn: (...args: A) => R, args?: A, options?: TaskOptions): Promise<Awaited<R>> {
     return this.applyAsync(fn, args, options).get();
@@ -413,24 +428,19 @@ export class Pool {
     this.#checkRunning();
     checkFn(fn, 'fn');
     if (args !== undefined && !Array.isArray(args)) throw new TypeError('args must be an array');
-    const { result, settle } = this.#wrap<Awaited<R>>(taskOptions(options), options);
+    const { result, settle } = newResult<Awaited<R>>(taskOptions(options), options);
     this.#submit(fn as AnyFn, TASK_APPLY, args ?? [], settle);
     return result;
   }
 
   /** Python's default chunksize: items / (4 x workers), rounded up. */
   #chunksize(n: number, chunksize: number | undefined): number {
-    if (chunksize !== undefined) {
-      if (typeof chunksize !== 'number' || !Number.isInteger(chunksize) || chunksize < 1) throw new RangeError('chunksize must be a positive integer');
-      return chunksize;
-    }
-    if (n === 0) return 0;
-    return Math.ceil(n / (this.#size * 4));
+    return chunksizeFor(n, chunksize, this.#size);
   }
 
   #mapAsync<R>(fn: AnyFn, items: unknown[], chunksize: number | undefined, kind: TaskKind, options?: AsyncOptions<R[]>): AsyncResult<R[]> {
     const size = this.#chunksize(items.length, chunksize);
-    const { result, settle } = this.#wrap<R[]>(taskOptions(options), options);
+    const { result, settle } = newResult<R[]>(taskOptions(options), options);
     if (items.length === 0) {
       settle(true, []);
       return result;
@@ -552,7 +562,18 @@ export class Pool {
   }
 }
 
-async function collect<A>(items: Iterable<A> | AsyncIterable<A>): Promise<A[]> {
+/** @internal Python's chunksize rule for `map`: the given one (checked), else items / (4 x workers), rounded up. */
+export function chunksizeFor(n: number, chunksize: number | undefined, workers: number): number {
+  if (chunksize !== undefined) {
+    if (typeof chunksize !== 'number' || !Number.isInteger(chunksize) || chunksize < 1) throw new RangeError('chunksize must be a positive integer');
+    return chunksize;
+  }
+  if (n === 0) return 0;
+  return Math.ceil(n / (workers * 4));
+}
+
+/** @internal all items of a sync or async iterable. */
+export async function collect<A>(items: Iterable<A> | AsyncIterable<A>): Promise<A[]> {
   if (items === null || (typeof items !== 'object' && typeof items !== 'string')) throw new TypeError('items must be iterable');
   if (Symbol.asyncIterator in Object(items)) {
     const out: A[] = [];
@@ -568,7 +589,7 @@ async function collect<A>(items: Iterable<A> | AsyncIterable<A>): Promise<A[]> {
  * `await it.next(ms)` with a timeout (Python's `next(timeout)`).
  */
 export class ResultIterator<R> implements AsyncIterableIterator<R> {
-  readonly #pool: Pool;
+  readonly #pool: ChunkRunner;
   readonly #fn: AnyFn;
   readonly #chunksize: number;
   readonly #ordered: boolean;
@@ -585,7 +606,7 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
   #wake: (() => void) | null = null;
 
   /** @internal */
-  constructor(pool: Pool, fn: AnyFn, items: Iterable<unknown> | AsyncIterable<unknown>, chunksize: number, ordered: boolean) {
+  constructor(pool: ChunkRunner, fn: AnyFn, items: Iterable<unknown> | AsyncIterable<unknown>, chunksize: number, ordered: boolean) {
     if (typeof chunksize !== 'number' || !Number.isInteger(chunksize) || chunksize < 1) throw new RangeError('chunksize must be a positive integer');
     if (items === null || items === undefined || !(Symbol.iterator in Object(items) || Symbol.asyncIterator in Object(items))) {
       throw new TypeError('items must be iterable (sync or async)');
@@ -675,8 +696,14 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
       const left = deadline - performance.now();
       if (left <= 0) throw new TimeoutError(`no result within ${ms} ms`);
       await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        if (left !== Infinity) setTimeout(resolve, left).unref();
+        // The timer of an explicit timeout keeps the program alive (a dummy pool's tasks may
+        // not), and is cleared once woken so that it does not outlive the wait.
+        let timer: NodeJS.Timeout | undefined;
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        if (left !== Infinity) timer = setTimeout(resolve, left);
       });
       void this.#fill();
     }

@@ -592,3 +592,9 @@ registerHandleKind('RawValue', (s) => new RawValue((s as CtypesState).typecode, 
 registerHandleKind('Value', (s) => new Value((s as CtypesState).typecode, undefined, {}, init(s)));
 registerHandleKind('RawArray', (s) => new RawArray((s as CtypesState).typecode, 0, init(s)));
 registerHandleKind('SharedArray', (s) => new SharedArray((s as CtypesState).typecode, 0, {}, init(s)));
+
+/**
+ * @internal typecode checks and conversions, for the plain (unshared) Value
+ * and Array of `multiprocessing-ts/dummy`.
+ */
+export const _ctypes = { codeInfo, toRaw, fromRaw, itemsOf, bounds } as const;
