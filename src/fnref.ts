@@ -20,9 +20,12 @@ export const FN_REF = Symbol.for('multiprocessing-ts.fnref');
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyFunction = (...args: any[]) => any;
+/** An untyped reference: any arguments, a result of unknown type (never `any`). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type UntypedFunction = (...args: any[]) => unknown;
 
 /** A function named by module and export, usable wherever a target function is. */
-export type FunctionReference<F extends AnyFunction = AnyFunction> = F & {
+export type FunctionReference<F extends AnyFunction = UntypedFunction> = F & {
   readonly [FN_REF]: FnRefData;
 };
 
@@ -90,10 +93,12 @@ function makeRef(data: FnRefData, label: string): FunctionReference {
  * ```
  */
 export function fnRef<M extends object>(module: string | URL): ModuleReference<M>;
-export function fnRef<F extends AnyFunction = AnyFunction>(
+export function fnRef<F extends AnyFunction = UntypedFunction>(
   module: string | URL,
   exportName: string,
-): FunctionReference<F>;
+  // NoInfer: without a type argument F is the untyped default, not guessed from where the
+  // reference is passed (a guess of `(item: never) => never` made `pool.map(fnRef(...), xs)` fail).
+): FunctionReference<NoInfer<F>>;
 export function fnRef(module: string | URL, exportName?: string): unknown {
   const url = normalizeModule(module, 'module');
   const kind = moduleKind(url);
