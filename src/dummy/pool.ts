@@ -18,7 +18,6 @@ import {
   taskOptions,
   type AnyFn,
   type AsyncOptions,
-  type ChunkRunner,
   type Settle,
   type TaskOptions,
 } from '../pool.js';
@@ -70,7 +69,7 @@ let workerSeq = 0;
  * pool.close(); await pool.join();
  * ```
  */
-export class Pool implements ChunkRunner {
+export class Pool {
   readonly #size: number;
   readonly #initializer: AnyFn | null;
   readonly #initargs: unknown[];

@@ -129,6 +129,7 @@ export class Process<A extends unknown[] = unknown[]> {
   get name(): string {
     return this.#name;
   }
+  /** Renames the process. @throws TypeError for a non-string. */
   set name(v: string) {
     if (typeof v !== 'string') throw new TypeError(`name must be a string; received ${typeof v}`);
     this.#name = v;
@@ -138,6 +139,7 @@ export class Process<A extends unknown[] = unknown[]> {
   get daemon(): boolean {
     return this.#daemon;
   }
+  /** Sets the daemon flag. @throws ProcessError after `start()`. */
   set daemon(v: boolean) {
     if (this.#started) throw new ProcessError(`process has already started (${this.#name}): set daemon before start()`);
     this.#daemon = v;

@@ -64,6 +64,7 @@ export class Value<T extends TypeCode = TypeCode> {
   get value(): ValueOf<T> {
     return fromRaw(this.#info, this.#data[0]!) as ValueOf<T>;
   }
+  /** Stores a new value (with the typecode's C conversion). */
   set value(v: ValueOf<T>) {
     (this.#data as unknown as (number | bigint)[])[0] = toRaw(this.#info, this.#code, v);
   }
@@ -177,6 +178,7 @@ export class DummyArray<T extends TypeCode = TypeCode> implements Iterable<Value
     const end = bytes.indexOf(0);
     return Buffer.from(bytes.subarray(0, end < 0 ? bytes.length : end)).toString('latin1');
   }
+  /** `'c'` arrays: stores a string (Latin-1), NUL-terminated when shorter than the array. */
   set value(s: string) {
     this.#charOnly('value');
     const bytes = Buffer.from(s, 'latin1');
@@ -190,6 +192,7 @@ export class DummyArray<T extends TypeCode = TypeCode> implements Iterable<Value
     this.#charOnly('raw');
     return (this.#data as Uint8Array).slice();
   }
+  /** `'c'` arrays: stores bytes from the start of the array. @throws RangeError when longer than the array. */
   set raw(b: Uint8Array) {
     this.#charOnly('raw');
     if (b.length > this.length) throw new RangeError(`byte string too long (${b.length} > ${this.length})`);
