@@ -201,8 +201,14 @@ function callSafely(what: string, fn: ((v: never) => void) | undefined, v: unkno
 /**
  * @internal a pending `AsyncResult` and the function that settles it once:
  * it stops the task's timer and abort listener and calls the callbacks.
+ * `keepAlive`: the timeout's timer keeps the program alive (a dummy pool, whose
+ * idle workers do not); a real pool's workers do that while tasks are pending.
  */
-export function newResult<T>(opts: { signal?: AbortSignal; timeout?: number }, callbacks?: AsyncOptions<T>): { result: AsyncResult<T>; settle: Settle } {
+export function newResult<T>(
+  opts: { signal?: AbortSignal; timeout?: number },
+  callbacks?: AsyncOptions<T>,
+  keepAlive = false,
+): { result: AsyncResult<T>; settle: Settle } {
   const result = new AsyncResult<T>();
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
@@ -220,7 +226,7 @@ export function newResult<T>(opts: { signal?: AbortSignal; timeout?: number }, c
   }
   if (opts.timeout !== undefined) {
     timer = setTimeout(() => settle(false, new TimeoutError(`the task did not finish within ${opts.timeout} ms`)), Math.max(0, opts.timeout));
-    timer.unref();
+    if (!keepAlive) timer.unref();
   }
   return { result, settle };
 }

@@ -837,6 +837,16 @@ describe('multiprocessing-ts/dummy Pool', () => {
     await bounded(bad.join());
   });
 
+  it('a task timeout fires even when nothing else keeps the program alive', async () => {
+    const code =
+      "import { Pool } from 'multiprocessing-ts/dummy'; const p = new Pool(1); " +
+      "const r = p.applyAsync(() => new Promise(() => {}), [], { timeout: 50 }); " +
+      "console.log(await r.get().catch((e) => e.name));";
+    const r = await runProgram(['--input-type=module', '-e', code], { timeoutMs: 20_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'TimeoutError');
+  });
+
   it('an idle pool does not keep the program alive', async () => {
     const code = "import { Pool } from 'multiprocessing-ts/dummy'; const p = new Pool(2); console.log(await p.map((x) => x * 2, [1, 2]));";
     const r = await runProgram(['--input-type=module', '-e', code], { timeoutMs: 20_000 });

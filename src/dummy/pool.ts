@@ -212,14 +212,14 @@ export class Pool {
     this.#checkRunning();
     checkFn(fn, 'fn');
     if (args !== undefined && !Array.isArray(args)) throw new TypeError('args must be an array');
-    const { result, settle } = newResult<Awaited<R>>(taskOptions(options), options);
+    const { result, settle } = newResult<Awaited<R>>(taskOptions(options), options, true);
     this.#submit(fn as AnyFn, APPLY, args ?? [], settle, () => result.ready());
     return result;
   }
 
   #mapAsync<R>(fn: AnyFn, items: unknown[], chunksize: number | undefined, kind: typeof MAP | typeof STARMAP, options?: AsyncOptions<R[]>): AsyncResult<R[]> {
     const size = chunksizeFor(items.length, chunksize, this.#size);
-    const { result, settle } = newResult<R[]>(taskOptions(options), options);
+    const { result, settle } = newResult<R[]>(taskOptions(options), options, true);
     if (items.length === 0) {
       settle(true, []);
       return result;
