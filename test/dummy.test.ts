@@ -523,6 +523,15 @@ describe('multiprocessing-ts/dummy Pipe', () => {
     assert.equal(await a.poll(), true); // the end of the stream is "ready"
     await assert.rejects(a.send({ v: 5 }), isProcessError(/broken pipe/));
     await assert.rejects(b.recv(), isProcessError(/closed/));
+
+    // closing an end wakes its own pending recv/poll with an error instead of leaving them waiting
+    const [c, d] = Pipe<number>();
+    const pendingRecv = c.recv();
+    const pendingPoll = c.poll(null);
+    c.close();
+    await assert.rejects(bounded(pendingRecv), isProcessError(/closed while receiving/));
+    await assert.rejects(bounded(pendingPoll), isProcessError(/closed while polling/));
+    await assert.rejects(d.recv(), EOFError);
   });
 
   it('one-way pipes, bytes, BufferTooShort, abort', async () => {

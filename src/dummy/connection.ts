@@ -243,6 +243,7 @@ export class Connection<S = unknown, R = S> {
       const left = deadline - performance.now();
       if (left <= 0) return false;
       await ch.readers.wait(null, left, signal);
+      if (this.#closed) throw new ProcessError('handle is closed: this Connection was closed while polling');
     }
   }
 
