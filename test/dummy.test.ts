@@ -247,6 +247,54 @@ describe('multiprocessing-ts/dummy Lock and RLock', () => {
   });
 });
 
+describe('multiprocessing-ts/dummy RLock inside with() of another lock', () => {
+  it('a with() context still holds the RLocks its caller holds (no self-deadlock), but not those of a sibling', async () => {
+    const a = new RLock();
+    const b = new RLock();
+    await b.acquire(); // the main task holds b
+    const inner = await bounded(
+      a.with(async () => {
+        await b.acquire(); // re-enters: the caller of with() holds b
+        b.release();
+        return 'no deadlock';
+      }),
+    );
+    assert.equal(inner, 'no deadlock');
+    b.release();
+    assert.throws(() => b.release(), isProcessError(/^cannot release un-acquired lock/));
+
+    // Inside a dummy Process, the same holds for the process's own locks.
+    const p = new Process({
+      target: async () => {
+        await b.acquire();
+        await a.with(() => b.with(() => 'nested'));
+        b.release();
+      },
+    });
+    p.start();
+    await bounded(p.join());
+    assert.equal(p.exitCode, 0);
+
+    // Siblings: a lock taken inside one with() is not the other's.
+    const x = new RLock();
+    const y = new RLock();
+    const gate = deferred();
+    const first = x.with(async () => {
+      await b.acquire();
+      await gate.promise;
+      b.release();
+    });
+    await turns();
+    let siblingGot: boolean | undefined;
+    await bounded(y.with(async () => void (siblingGot = await b.acquire({ block: false }))));
+    assert.equal(siblingGot, false);
+    gate.resolve();
+    await bounded(first);
+    assert.equal(await b.acquire({ block: false }), true);
+    b.release();
+  });
+});
+
 describe('multiprocessing-ts/dummy Semaphore, BoundedSemaphore', () => {
   it('Semaphore(2) lets two tasks in at a time', async () => {
     const sem = new Semaphore(2);

@@ -141,6 +141,22 @@ export function wouldHang(call: string, what: string): ProcessError {
  */
 export const owners = new AsyncLocalStorage<object>();
 
+/** The owner a `with()` context was made in: what it holds, the context holds too. */
+const parents = new WeakMap<object, object>();
+
+/** Runs `fn` as a new owner nested in the caller's (it may re-enter what the caller holds). */
+export function runAsNewOwner<T>(fn: () => T): T {
+  const token = {};
+  parents.set(token, ownerNow());
+  return owners.run(token, fn);
+}
+
+/** True when `owner` is the running code's owner, or one it was nested in by `with()`. */
+export function ownedNow(owner: object | null): boolean {
+  for (let t: object | undefined = ownerNow(); t !== undefined; t = parents.get(t)) if (t === owner) return true;
+  return false;
+}
+
 /** The caller's main-task owner (outside every dummy Process and `with()`). */
 export const MAIN_OWNER: object = Object.freeze({ name: 'MainThread' });
 

@@ -7,7 +7,7 @@
 import { BrokenBarrierError, ProcessError } from '../errors.js';
 import { validateSignal, type WaitOptions } from '../internal/validators.js';
 import type { AcquireOptions } from '../synchronize.js';
-import { MAIN_OWNER, WaitList, msTimeout, ownerNow, owners, parseBlocking, sleepSync, wouldHang } from './common.js';
+import { MAIN_OWNER, WaitList, msTimeout, ownedNow, ownerNow, parseBlocking, runAsNewOwner, sleepSync, wouldHang } from './common.js';
 
 /**
  * The outcome of a `Sync` acquire that found the object taken: `false` for
@@ -21,10 +21,13 @@ function cannotTakeSync(o: { block: boolean; timeout: number }, call: string, wh
   return false;
 }
 
-/** Runs `fn` with an owner of its own, unless the caller already holds `lock` (nesting re-enters). */
+/**
+ * Runs `fn` as an owner of its own nested in the caller's (so that it still
+ * holds what the caller holds), unless the caller already holds `lock`.
+ */
 function ownContext<T>(lock: RLock | null, fn: () => Promise<T>): Promise<T> {
   if (lock !== null && lock._ownsNow()) return fn();
-  return owners.run({}, fn);
+  return runAsNewOwner(fn);
 }
 
 /**
@@ -121,8 +124,9 @@ export class RLock {
     return this.#acquireAs(ownerNow(), o.timeout, o.signal);
   }
 
-  async #acquireAs(me: object, timeout: number, signal?: AbortSignal): Promise<boolean> {
-    if (this.#owner === me) {
+  /** `restoring`: Condition.wait taking the lock back for `me`, which gave up every level of it. */
+  async #acquireAs(me: object, timeout: number, signal?: AbortSignal, restoring = false): Promise<boolean> {
+    if (!restoring && this.#owner !== null && ownedNow(this.#owner)) {
       this.#count++;
       return true;
     }
@@ -143,7 +147,7 @@ export class RLock {
   acquireSync(options?: Omit<AcquireOptions, 'signal'>): boolean {
     const o = parseBlocking(options, 'acquireSync', true);
     const me = ownerNow();
-    if (this.#owner === me) {
+    if (this.#owner !== null && ownedNow(this.#owner)) {
       this.#count++;
       return true;
     }
@@ -157,7 +161,7 @@ export class RLock {
 
   /** Releases one level. @throws ProcessError when the caller does not hold it. */
   release(): void {
-    if (this.#owner !== ownerNow()) throw new ProcessError('cannot release un-acquired lock: this RLock is not held by the caller (dummy task)');
+    if (this.#owner === null || !ownedNow(this.#owner)) throw new ProcessError('cannot release un-acquired lock: this RLock is not held by the caller (dummy task)');
     if (--this.#count === 0) this.#handOver();
   }
 
@@ -181,7 +185,7 @@ export class RLock {
 
   /** @internal true when the caller holds it. */
   _ownsNow(): boolean {
-    return this.#owner !== null && this.#owner === ownerNow();
+    return this.#owner !== null && ownedNow(this.#owner);
   }
 
   /** @internal Condition support. */
@@ -198,7 +202,7 @@ export class RLock {
 
   /** @internal Condition support. */
   async _acquireRestore(saved: { owner: object; count: number }): Promise<void> {
-    await this.#acquireAs(saved.owner, Infinity);
+    await this.#acquireAs(saved.owner, Infinity, undefined, true);
     this.#count = saved.count;
   }
 
