@@ -15,7 +15,11 @@
  * import { Pool, Lock } from 'multiprocessing-ts/dummy';
  * const lock = new Lock();
  * const pool = new Pool(8);
- * const sizes = await pool.map(async (url: string) => (await fetch(url)).headers.get('content-length'), urls);
+ * const statuses = await pool.map(async (url: string) => {
+ *   const res = await fetch(url);
+ *   await lock.with(() => console.log(url, res.status)); // one line at a time
+ *   return res.status;
+ * }, urls);
  * pool.close(); await pool.join();
  * ```
  * @module
