@@ -1,138 +1,139 @@
 /**
- * `multiprocessing-ts/dummy`: the same API run as async tasks inside the
- * calling thread (Python's `multiprocessing.dummy`), for I/O-bound
- * concurrency. Functions need not be exported here: nothing crosses a thread.
+ * `multiprocessing-ts/dummy`: the API of `multiprocessing-ts` run as async
+ * tasks inside the calling thread (Python's `multiprocessing.dummy`, which
+ * runs it on threads), for I/O-bound concurrency: network calls, files,
+ * child programs. Nothing crosses a thread, so functions need not be
+ * exported (closures are fine) and values are passed as they are, not copied.
  *
- * This entry currently provides `Process` (a "thread" in Python's terms),
- * `currentProcess`, `activeChildren` and `cpuCount`; the pool, queues and
- * locks of the dummy module arrive with their own modules.
+ * Blocking calls are async, as in the main entry. Their `Sync` twins work when
+ * they can finish at once (a free lock, a queued item, a set event); one that
+ * would have to wait for another task cannot, since every task runs in this one
+ * thread: with a timeout it blocks the thread that long and reports the
+ * timeout, without one it throws a `ProcessError` instead of hanging.
+ * @example
+ * ```ts
+ * import { Pool, Lock } from 'multiprocessing-ts/dummy';
+ * const lock = new Lock();
+ * const pool = new Pool(8);
+ * const statuses = await pool.map(async (url: string) => {
+ *   const res = await fetch(url);
+ *   await lock.with(() => console.log(url, res.status)); // one line at a time
+ *   return res.status;
+ * }, urls);
+ * pool.close(); await pool.join();
+ * ```
  * @module
  */
-import { ProcessError } from './errors.js';
-import { validateSignal, validateTimeout, type WaitOptions } from './internal/validators.js';
+import { Process, currentProcess, activeChildren } from './dummy/process.js';
 import { cpuCount } from './process.js';
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { Lock, RLock, Semaphore, BoundedSemaphore, Condition, Event, Barrier } from './dummy/synchronize.js';
+import { Queue, JoinableQueue } from './dummy/queues.js';
+import { Pipe, Connection } from './dummy/connection.js';
+import { Value, DummyArray } from './dummy/sharedctypes.js';
+import { Pool } from './dummy/pool.js';
+import { AsyncResult, ResultIterator } from './pool.js';
+import { ProcessError, TimeoutError, Empty, Full, EOFError, BrokenBarrierError, BufferTooShort } from './errors.js';
 
-/** Options of a dummy `Process`. */
-export interface DummyProcessOptions<A extends unknown[] = unknown[]> {
-  /** Function to run as an async task (any function: nothing is sent anywhere). */
-  target?: (...args: A) => unknown;
-  /** Arguments for `target`, passed as they are (not copied). */
-  args?: A;
-  /** Name of the task. @default `Thread-N` */
-  name?: string;
-  /** Accepted for compatibility; a dummy task never keeps the program alive by itself. */
-  daemon?: boolean;
-}
+export { Process, currentProcess, activeChildren, cpuCount };
+export { Lock, RLock, Semaphore, BoundedSemaphore, Condition, Event, Barrier };
+export { Queue, JoinableQueue, Pipe, Connection, Value, DummyArray as Array, DummyArray as SharedArray };
+export { Pool, Pool as ThreadPool, AsyncResult, ResultIterator };
+export { ProcessError, TimeoutError, Empty, Full, EOFError, BrokenBarrierError, BufferTooShort };
+export type { DummyProcessOptions } from './dummy/process.js';
+export type { DummyBarrierOptions } from './dummy/synchronize.js';
+export type { DummyLockOption } from './dummy/sharedctypes.js';
+export type { DummyPoolOptions } from './dummy/pool.js';
+export type { TaskOptions, AsyncOptions } from './pool.js';
+export type { AcquireOptions } from './synchronize.js';
+export type { PutOptions, GetOptions } from './queues.js';
+export type { RecvOptions, BytesLike } from './connection.js';
+export type { TypeCode, BigTypeCode, ValueOf, TypedArrayOf, ArrayInit } from './sharedctypes.js';
+export type { WaitOptions } from './internal/validators.js';
 
-let counter = 0;
-const live = new Set<Process>();
-const current = new AsyncLocalStorage<Process>();
+/** The dummy module itself: what `Manager()` returns (every export of `multiprocessing-ts/dummy`). */
+export type DummyModule = typeof moduleObject;
 
 /**
- * An async task with Process's interface (Python's `multiprocessing.dummy.Process`,
- * which is `threading.Thread`). `start()` schedules `run()` on the event loop.
+ * Python's `multiprocessing.dummy.Manager()`: returns this module (an object
+ * holding every export of `multiprocessing-ts/dummy`), so that code written
+ * for a manager (`m.dict()`, `m.list()`, `m.Namespace()`, `new m.Queue()`,
+ * `new m.Lock()`) runs on plain objects of this thread. `await Manager()`
+ * works too (the module is not a promise).
  */
-export class Process<A extends unknown[] = unknown[]> {
-  #target: ((...args: unknown[]) => unknown) | null;
-  #args: unknown[];
-  #name: string;
-  #daemon: boolean;
-  #started = false;
-  #done: Promise<void> | null = null;
-  #finished = false;
-  #exitCode: number | null = null;
-
-  /** @param options - target, args, name, daemon. */
-  constructor(options: DummyProcessOptions<A> = {}) {
-    if (options.target !== undefined && typeof options.target !== 'function') {
-      throw new TypeError(`target must be a function; received ${typeof options.target}`);
-    }
-    if (options.args !== undefined && !Array.isArray(options.args)) {
-      throw new TypeError(`args must be an array; received ${typeof options.args}`);
-    }
-    this.#target = (options.target as ((...args: unknown[]) => unknown) | undefined) ?? null;
-    this.#args = options.args ?? [];
-    this.#name = options.name ?? `Thread-${++counter}`;
-    this.#daemon = options.daemon ?? false;
-  }
-
-  /** The task's activity; default `target(...args)`. Override in subclasses. */
-  run(): unknown {
-    return this.#target ? this.#target(...this.#args) : undefined;
-  }
-
-  /** Schedules the task. @throws ProcessError when started twice. */
-  start(): void {
-    if (this.#started) throw new ProcessError(`cannot start a process twice (${this.#name})`);
-    this.#started = true;
-    live.add(this);
-    this.#done = (async () => {
-      await null;
-      try {
-        await current.run(this, () => this.run());
-        this.#exitCode = 0;
-      } catch (err) {
-        this.#exitCode = 1;
-        process.stderr.write(`Exception in ${this.#name}:\n${err instanceof Error ? err.stack : String(err)}\n`);
-      } finally {
-        this.#finished = true;
-        live.delete(this);
-      }
-    })();
-  }
-
-  /** Waits for the task to end, or `ms` milliseconds. */
-  async join(ms?: number, options?: WaitOptions): Promise<void> {
-    if (!this.#started) throw new ProcessError(`can only join a started process: call start() on ${this.#name} first`);
-    const timeout = validateTimeout(ms, 'ms');
-    const signal = validateSignal(options);
-    signal?.throwIfAborted();
-    if (this.#finished || (timeout !== undefined && timeout <= 0)) return;
-    await new Promise<void>((resolve, reject) => {
-      const t = timeout === undefined ? undefined : setTimeout(resolve, timeout);
-      signal?.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason)), { once: true });
-      void this.#done!.then(() => (clearTimeout(t), resolve()));
-    });
-  }
-
-  /** True between `start()` and the end of `run()`. */
-  isAlive(): boolean {
-    return this.#started && !this.#finished;
-  }
-
-  /** Name of the task. */
-  get name(): string {
-    return this.#name;
-  }
-  set name(v: string) {
-    if (typeof v !== 'string') throw new TypeError(`name must be a string; received ${typeof v}`);
-    this.#name = v;
-  }
-
-  /** Daemon flag (kept for compatibility). */
-  get daemon(): boolean {
-    return this.#daemon;
-  }
-  set daemon(v: boolean) {
-    if (this.#started) throw new ProcessError(`process has already started (${this.#name}): set daemon before start()`);
-    this.#daemon = v;
-  }
-
-  /** 0 after a normal end, 1 if `run()` threw, `null` before. (Python's threads have none; kept for symmetry.) */
-  get exitCode(): number | null {
-    return this.#exitCode;
-  }
+export function Manager(): DummyModule {
+  return moduleObject;
 }
 
-/** The running dummy task, or `null` outside one. */
-export function currentProcess(): Process | null {
-  return current.getStore() ?? null;
+/** Python's `multiprocessing.dummy.shutdown()`: nothing to shut down; kept for ported code. */
+export function shutdown(): void {}
+
+/** A plain `Map` (Python's `dict`, as `multiprocessing.dummy.Manager().dict()` gives). */
+export function dict<K = unknown, V = unknown>(entries?: Iterable<readonly [K, V]>): Map<K, V> {
+  return new Map(entries);
 }
 
-/** The dummy tasks started and not yet finished. */
-export function activeChildren(): Process[] {
-  return [...live];
+/** A plain array (Python's `list`, as `multiprocessing.dummy.Manager().list()` gives). */
+export function list<T = unknown>(items?: Iterable<T>): T[] {
+  return items === undefined ? [] : [...items];
 }
 
-export { cpuCount };
+/**
+ * A plain object of attributes (Python's `multiprocessing.dummy.Namespace`),
+ * with a Python-style `toString()`; call it as a function.
+ * @example
+ * ```ts
+ * const ns = Namespace({ x: 1 }); ns.y = 'two';
+ * String(ns); // "Namespace(x=1, y='two')"
+ * ```
+ */
+export function Namespace<T extends object = Record<string, unknown>>(attrs?: T): T & Record<string, unknown> {
+  const ns = Object.create(namespaceProto) as T & Record<string, unknown>;
+  if (attrs !== undefined) Object.assign(ns, attrs);
+  return ns;
+}
+
+const namespaceProto = {
+  toString(this: Record<string, unknown>): string {
+    const parts = Object.keys(this).map((k) => `${k}=${typeof this[k] === 'string' ? `'${String(this[k])}'` : String(this[k])}`);
+    return `Namespace(${parts.join(', ')})`;
+  },
+};
+Object.defineProperty(namespaceProto, 'toString', { enumerable: false });
+
+/** Every export of this module, by name (what `Manager()` returns). */
+const moduleObject = Object.freeze({
+  Process,
+  currentProcess,
+  activeChildren,
+  cpuCount,
+  Lock,
+  RLock,
+  Semaphore,
+  BoundedSemaphore,
+  Condition,
+  Event,
+  Barrier,
+  Queue,
+  JoinableQueue,
+  Pipe,
+  Connection,
+  Value,
+  Array: DummyArray,
+  SharedArray: DummyArray,
+  Pool,
+  ThreadPool: Pool,
+  AsyncResult,
+  ResultIterator,
+  ProcessError,
+  TimeoutError,
+  Empty,
+  Full,
+  EOFError,
+  BrokenBarrierError,
+  BufferTooShort,
+  Manager,
+  shutdown,
+  dict,
+  list,
+  Namespace,
+});

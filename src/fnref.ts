@@ -20,9 +20,13 @@ export const FN_REF = Symbol.for('multiprocessing-ts.fnref');
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyFunction = (...args: any[]) => any;
+/** An untyped reference: any arguments, a result of unknown type (never `any`). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type UntypedFunction = (...args: any[]) => unknown;
 
 /** A function named by module and export, usable wherever a target function is. */
-export type FunctionReference<F extends AnyFunction = AnyFunction> = F & {
+export type FunctionReference<F extends AnyFunction = UntypedFunction> = F & {
+  /** @internal the module and export name the worker imports. */
   readonly [FN_REF]: FnRefData;
 };
 
@@ -75,25 +79,38 @@ function makeRef(data: FnRefData, label: string): FunctionReference {
 }
 
 /**
- * Names a function explicitly by its module and export name, for code where
+ * Names the functions of a module explicitly, for code where automatic lookup
+ * cannot work (bundles, test runners that transform modules, the REPL,
+ * `node -e`): `ref.name` is a reference to the export `name`, typed from `M`.
+ *
+ * @param module - module URL (`new URL('./work.js', import.meta.url)`), absolute path, or package name.
+ * @example
+ * ```ts
+ * const work = fnRef<typeof import('./work.js')>(new URL('./work.js', import.meta.url));
+ * new Process({ target: work.square, args: [3] });
+ * ```
+ */
+export function fnRef<M extends object>(module: string | URL): ModuleReference<M>;
+/**
+ * Names one function explicitly by its module and export name, for code where
  * automatic lookup cannot work (bundles, test runners that transform modules,
- * the REPL, `node -e`). The result is accepted everywhere a function is.
+ * the REPL, `node -e`). The result is accepted everywhere a function is;
+ * without a type argument its result type is `unknown`.
  *
  * @param module - module URL (`new URL('./work.js', import.meta.url)`), absolute path, or package name.
  * @param exportName - name of the exported function (`'default'` for a default export).
  * @example
  * ```ts
  * const square = fnRef<(x: number) => number>(new URL('./work.js', import.meta.url), 'square');
- * // or typed from the module:
- * const work = fnRef<typeof import('./work.js')>(new URL('./work.js', import.meta.url));
- * new Process({ target: work.square, args: [3] });
+ * await pool.map(square, [1, 2, 3]); // number[]
  * ```
  */
-export function fnRef<M extends object>(module: string | URL): ModuleReference<M>;
-export function fnRef<F extends AnyFunction = AnyFunction>(
+export function fnRef<F extends AnyFunction = UntypedFunction>(
   module: string | URL,
   exportName: string,
-): FunctionReference<F>;
+  // NoInfer: without a type argument F is the untyped default, not guessed from where the
+  // reference is passed (a guess of `(item: never) => never` made `pool.map(fnRef(...), xs)` fail).
+): FunctionReference<NoInfer<F>>;
 export function fnRef(module: string | URL, exportName?: string): unknown {
   const url = normalizeModule(module, 'module');
   const kind = moduleKind(url);

@@ -10,11 +10,17 @@ import { state } from './internal/state.js';
 
 /** Log levels, numbered as Python's `logging` (lower is more verbose). */
 export const LogLevel = {
+  /** 5: the most detailed internal steps. */
   SUBDEBUG: 5,
+  /** 10: debugging detail. */
   DEBUG: 10,
+  /** 20: lifecycle events (start, exit codes, worker replacement). */
   INFO: 20,
+  /** 25: notable events below a warning. */
   SUBWARNING: 25,
+  /** 30: something unexpected that the library handled. */
   WARNING: 30,
+  /** 40: a failure. */
   ERROR: 40,
 } as const;
 
@@ -26,11 +32,15 @@ export type LogHandler = (record: LogRecord) => void;
 
 /** One log event. */
 export interface LogRecord {
+  /** Numeric level (see {@link LogLevel}). */
   level: number;
+  /** Name of the level, e.g. `INFO`. */
   levelName: string;
   /** Name of the process (or worker) that logged it, e.g. `MainProcess`, `Process-1`. */
   processName: string;
+  /** The message text. */
   message: string;
+  /** When it was logged, in milliseconds since the epoch. */
   time: number;
 }
 

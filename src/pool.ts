@@ -17,8 +17,8 @@ import { type TaskKind, type StopKind, TASK_APPLY, TASK_MAP, TASK_STARMAP, STOP_
 import { ProgressBar, type ProgressOptions } from './progress.js';
 import type { FnRefData } from './protocol/messages.js';
 
-/** Any function (parameters typed `never` so that every function is assignable). */
-type AnyFn = (...args: never[]) => unknown;
+/** @internal any function (parameters typed `never` so that every function is assignable). */
+export type AnyFn = (...args: never[]) => unknown;
 
 /** Options of `new Pool(...)`. */
 export interface PoolOptions {
@@ -77,7 +77,26 @@ export interface AsyncOptions<R> extends MapOptions {
   errorCallback?: (error: unknown) => void;
 }
 
-type Settle = (ok: boolean, value: unknown) => void;
+/** @internal settles one task: `ok` with its value, or not with its error. */
+export type Settle = (ok: boolean, value: unknown) => void;
+
+/**
+ * @internal what `ResultIterator` needs of a pool (the real one, or the dummy one). The
+ * optional members are the real pool's: stopping a chunk, `maxQueue` room, and keeping the
+ * workers until the iterator has handed in all its input (close()).
+ */
+export interface ChunkRunner {
+  /** Runs `fn` over `chunk`; `settle` gets the array of results (or the error). May return what stops it. */
+  _submitChunk(fn: AnyFn, chunk: unknown[], settle: Settle): ((why: StopKind, reason: unknown) => void) | void;
+  /** How many chunks an iterator keeps running or buffered. */
+  readonly _lookahead: number;
+  /** False while the pool's queue is full (`maxQueue`). */
+  readonly _hasRoom?: boolean;
+  /** Resolves once there is room. */
+  _room?(): Promise<void>;
+  /** Registers a call still handing in tasks; returns what ends that. */
+  _openProducer?(p: Producer): () => void;
+}
 
 /**
  * The result of an asynchronous pool call (Python's `AsyncResult`). It is
@@ -178,8 +197,8 @@ interface Task {
   grace: NodeJS.Timeout | null;
 }
 
-/** A call still handing in tasks (see `Pool.#producers`). */
-interface Producer {
+/** @internal a call still handing in tasks (see `Pool.#producers`). */
+export interface Producer {
   drain(): void;
   kill(err: unknown): void;
 }
@@ -243,17 +262,20 @@ const IDLE = Symbol('pool idle');
 const MAX_WINDOW = 256;
 const WINDOW_MS = 2;
 
-function checkFn(fn: unknown, name: string): asserts fn is AnyFn {
+/** @internal */
+export function checkFn(fn: unknown, name: string): asserts fn is AnyFn {
   if (typeof fn !== 'function') throw new TypeError(`${name} must be a function; received ${fn === null ? 'null' : typeof fn}`);
 }
 
-interface Parsed {
+/** @internal task options, checked. */
+export interface Parsed {
   signal?: AbortSignal;
   timeout?: number;
   progress?: ProgressOptions;
 }
 
-function taskOptions(o: unknown): Parsed {
+/** @internal */
+export function taskOptions(o: unknown): Parsed {
   if (o === undefined) return {};
   if (typeof o !== 'object' || o === null) throw new TypeError(`options must be an object; received ${o === null ? 'null' : typeof o}`);
   const signal = validateSignal(o);
@@ -281,6 +303,56 @@ function callSafely(what: string, fn: ((v: never) => void) | undefined, v: unkno
   } catch (e) {
     getLogger().error(`a pool ${what} threw (the pool goes on): ${(e as Error)?.stack ?? String(e)}`);
   }
+}
+
+/**
+ * @internal a pending `AsyncResult` and the function that settles it once: it stops the
+ * call's timer and abort listener and calls the callbacks. An abort or a timeout settles it
+ * and then calls `onStop` (the real pool stops the call's tasks there). `keepAlive`: the
+ * timeout's timer keeps the program alive (a dummy pool, whose idle workers do not); a real
+ * pool's workers do that while tasks are pending.
+ */
+export function newResult<T>(
+  opts: Parsed,
+  callbacks?: AsyncOptions<T>,
+  keepAlive = false,
+  onStop?: (why: StopKind, reason: unknown) => void,
+): { result: AsyncResult<T>; settle: Settle } {
+  const result = new AsyncResult<T>();
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const settle: Settle = (ok, value) => {
+    if (!result._settle(ok, value)) return;
+    if (timer) clearTimeout(timer);
+    if (onAbort) opts.signal!.removeEventListener('abort', onAbort);
+    if (ok) callSafely('callback', callbacks?.callback as (v: never) => void, value);
+    else callSafely('errorCallback', callbacks?.errorCallback as (v: never) => void, value);
+  };
+  const stop = (why: StopKind, reason: unknown): void => {
+    if (result.ready()) return;
+    settle(false, reason);
+    onStop?.(why, reason);
+  };
+  if (opts.signal) {
+    opts.signal.throwIfAborted();
+    onAbort = () => stop(STOP_ABORT, opts.signal!.reason);
+    opts.signal.addEventListener('abort', onAbort, { once: true });
+  }
+  if (opts.timeout !== undefined) {
+    timer = setTimeout(() => stop(STOP_TIMEOUT, new TimeoutError(`the task did not finish within ${opts.timeout} ms`)), Math.max(0, opts.timeout));
+    if (!keepAlive) timer.unref();
+  }
+  return { result, settle };
+}
+
+/** @internal Python's chunksize rule for `map`: the given one (checked), else items / (4 x workers), rounded up. */
+export function chunksizeFor(n: number, chunksize: number | undefined, workers: number): number {
+  if (chunksize !== undefined) {
+    if (typeof chunksize !== 'number' || !Number.isInteger(chunksize) || chunksize < 1) throw new RangeError(`chunksize must be a positive integer; received ${String(chunksize)}`);
+    return chunksize;
+  }
+  if (n === 0) return 0;
+  return Math.ceil(n / (workers * 4));
 }
 
 /**
@@ -606,39 +678,18 @@ export class Pool {
    * (and stop its tasks), and its callbacks.
    */
   #wrap<T>(opts: Parsed, callbacks?: AsyncOptions<T>): { result: AsyncResult<T>; settle: Settle; own: (t: Task) => void } {
-    const result = new AsyncResult<T>();
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
     let owned: Task | Task[] | null = null;
-    const settle: Settle = (ok, value) => {
-      if (!result._settle(ok, value)) return;
-      if (timer) clearTimeout(timer);
-      if (onAbort) opts.signal!.removeEventListener('abort', onAbort);
-      if (ok) callSafely('callback', callbacks?.callback as (v: never) => void, value);
-      else callSafely('errorCallback', callbacks?.errorCallback as (v: never) => void, value);
-    };
-    const stop = (why: StopKind, reason: unknown): void => {
-      if (result.ready()) return;
-      settle(false, reason);
+    const { result, settle } = newResult<T>(opts, callbacks, false, (why, reason) => {
       if (Array.isArray(owned)) for (const t of owned) this.#stopTask(t, why, reason);
       else if (owned) this.#stopTask(owned, why, reason);
       owned = null;
-    };
+    });
     const own = (t: Task): void => {
       if (opts.signal === undefined && opts.timeout === undefined) return;
       if (owned === null) owned = t;
       else if (Array.isArray(owned)) owned.push(t);
       else owned = [owned, t];
     };
-    if (opts.signal) {
-      opts.signal.throwIfAborted();
-      onAbort = () => stop(STOP_ABORT, opts.signal!.reason);
-      opts.signal.addEventListener('abort', onAbort, { once: true });
-    }
-    if (opts.timeout !== undefined) {
-      timer = setTimeout(() => stop(STOP_TIMEOUT, new TimeoutError(`the task did not finish within ${opts.timeout} ms`)), Math.max(0, opts.timeout));
-      timer.unref();
-    }
     return { result, settle, own };
   }
 
@@ -723,12 +774,7 @@ export class Pool {
 
   /** Python's default chunksize: items / (4 x workers), rounded up. */
   #chunksize(n: number, chunksize: number | undefined): number {
-    if (chunksize !== undefined) {
-      if (typeof chunksize !== 'number' || !Number.isInteger(chunksize) || chunksize < 1) throw new RangeError(`chunksize must be a positive integer; received ${String(chunksize)}`);
-      return chunksize;
-    }
-    if (n === 0) return 0;
-    return Math.ceil(n / (this.#size * 4));
+    return chunksizeFor(n, chunksize, this.#size);
   }
 
   #mapAsync<R>(fn: AnyFn, items: readonly unknown[], chunksize: number | undefined, kind: TaskKind, options?: AsyncOptions<R[]>): AsyncResult<R[]> {
@@ -927,7 +973,8 @@ function asArray<A>(items: Iterable<A>): readonly A[] {
   return Array.from(items);
 }
 
-async function collect<A>(items: Iterable<A> | AsyncIterable<A>): Promise<A[]> {
+/** @internal all items of a sync or async iterable (an array as it is). */
+export async function collect<A>(items: Iterable<A> | AsyncIterable<A>): Promise<A[]> {
   if (items === null || (typeof items !== 'object' && typeof items !== 'string')) throw new TypeError('items must be iterable');
   if (Symbol.asyncIterator in Object(items)) {
     const out: A[] = [];
@@ -943,7 +990,7 @@ async function collect<A>(items: Iterable<A> | AsyncIterable<A>): Promise<A[]> {
  * `await it.next(ms)` with a timeout (Python's `next(timeout)`).
  */
 export class ResultIterator<R> implements AsyncIterableIterator<R> {
-  readonly #pool: Pool;
+  readonly #pool: ChunkRunner;
   readonly #fn: AnyFn;
   readonly #chunksize: number;
   readonly #ordered: boolean;
@@ -972,7 +1019,7 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
   #closeProducer: (() => void) | null = null;
 
   /** @internal */
-  constructor(pool: Pool, fn: AnyFn, items: Iterable<unknown> | AsyncIterable<unknown>, chunksize: number, ordered: boolean, options: Parsed) {
+  constructor(pool: ChunkRunner, fn: AnyFn, items: Iterable<unknown> | AsyncIterable<unknown>, chunksize: number, ordered: boolean, options: Parsed = {}) {
     if (typeof chunksize !== 'number' || !Number.isInteger(chunksize) || chunksize < 1) throw new RangeError(`chunksize must be a positive integer; received ${String(chunksize)}`);
     if (items === null || items === undefined || !(Symbol.iterator in Object(items) || Symbol.asyncIterator in Object(items))) {
       throw new TypeError('items must be iterable (sync or async)');
@@ -993,7 +1040,7 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
       this.#onAbort = () => this.#fail(this.#signal!.reason, STOP_ABORT, -1);
       this.#signal.addEventListener('abort', this.#onAbort, { once: true });
     }
-    this.#closeProducer = pool._openProducer({ drain: () => void this.#fill(), kill: (e) => this.#fail(e, STOP_ABORT, -1) });
+    this.#closeProducer = pool._openProducer?.({ drain: () => void this.#fill(), kill: (e) => this.#fail(e, STOP_ABORT, -1) }) ?? null;
   }
 
   #notify(): void {
@@ -1037,7 +1084,7 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
       }
       // Bounded look-ahead: chunks running plus chunks done but not yet taken.
       while (!this.#sourceDone && this.#inflight + this.#buffered() < this.#pool._lookahead && this.#error === null) {
-        if (!this.#pool._hasRoom) await this.#pool._room();
+        if (this.#pool._hasRoom === false) await this.#pool._room?.();
         if (this.#sourceDone) break;
         const chunk: unknown[] = [];
         while (chunk.length < this.#chunksize) {
@@ -1078,7 +1125,7 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
       this.#notify();
       void this.#fill();
     });
-    this.#running.set(index, stop);
+    if (stop) this.#running.set(index, stop);
     if (this.#timeout !== undefined) {
       timer = setTimeout(() => this.#fail(new TimeoutError(`a chunk of this imap did not finish within ${this.#timeout} ms`), STOP_TIMEOUT, index), Math.max(0, this.#timeout));
       timer.unref();
@@ -1121,8 +1168,14 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
       const left = deadline - performance.now();
       if (left <= 0) throw new TimeoutError(`no result within ${ms} ms`);
       await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        if (left !== Infinity) setTimeout(resolve, left).unref();
+        // The timer of an explicit timeout keeps the program alive (a dummy pool's tasks may
+        // not), and is cleared once woken so that it does not outlive the wait.
+        let timer: NodeJS.Timeout | undefined;
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        if (left !== Infinity) timer = setTimeout(resolve, left);
       });
       void this.#fill();
     }

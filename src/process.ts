@@ -565,6 +565,7 @@ export class Process<A extends unknown[] = unknown[]> {
   get name(): string {
     return this.#name;
   }
+  /** Renames the process. @throws TypeError for a non-string. */
   set name(value: string) {
     if (typeof value !== 'string') throw new TypeError(`name must be a string; received ${typeof value}`);
     this.#name = value;
@@ -574,6 +575,7 @@ export class Process<A extends unknown[] = unknown[]> {
   get daemon(): boolean {
     return this.#daemon ?? state().self.daemon;
   }
+  /** Sets the daemon flag. @throws ProcessError after `start()`. */
   set daemon(value: boolean) {
     if (typeof value !== 'boolean') throw new TypeError(`daemon must be a boolean; received ${typeof value}`);
     if (this.#started) {

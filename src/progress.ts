@@ -21,7 +21,14 @@ export interface ProgressOptions {
   /** Text before the bar, like tqdm's `desc`: `label: 45%|…`. */
   label?: string;
   /** Where to draw; default `process.stderr`. Nothing is drawn unless `stream.isTTY` is true. */
-  stream?: { write(text: string): unknown; readonly isTTY?: boolean; readonly columns?: number };
+  stream?: {
+    /** Writes text to the terminal. */
+    write(text: string): unknown;
+    /** True for an interactive terminal. */
+    readonly isTTY?: boolean;
+    /** Width of the terminal in characters. */
+    readonly columns?: number;
+  };
   /** Least time between two redraws, in milliseconds; default 100. The last update is always shown. */
   minIntervalMs?: number;
   /** Width of the line in columns (tqdm's `ncols`); default, and at most, the terminal's width. */
@@ -222,6 +229,7 @@ export class ProgressBar implements Disposable {
     return this.#total;
   }
 
+  /** Changes the expected total (redraws). */
   set total(value: number | undefined) {
     this.#total = checkTotal(value, 'total');
     this.#refresh();
@@ -232,6 +240,7 @@ export class ProgressBar implements Disposable {
     return this.#label;
   }
 
+  /** Changes the label (redraws). */
   set label(value: string) {
     this.#label = checkString(value, 'label') ?? '';
     this.#refresh();

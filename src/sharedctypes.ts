@@ -222,6 +222,7 @@ export class RawValue<T extends TypeCode = TypeCode> extends CtypesBase<T> {
   get value(): ValueOf<T> {
     return fromRaw(this.info, this.read(0)) as ValueOf<T>;
   }
+  /** Stores a new value (with the typecode's C conversion). */
   set value(v: ValueOf<T>) {
     this.write(0, toRaw(this.info, this.typecode, v));
   }
@@ -278,6 +279,7 @@ export class Value<T extends TypeCode = TypeCode> {
       lock!.release();
     }
   }
+  /** Stores a new value (with the typecode's C conversion). */
   set value(v: ValueOf<T>) {
     const lock = this.#lock;
     if (free(lock)) {
@@ -427,6 +429,7 @@ export class RawArray<T extends TypeCode = TypeCode> extends CtypesBase<T> imple
     const end = bytes.indexOf(0);
     return Buffer.from(bytes.subarray(0, end < 0 ? bytes.length : end)).toString('latin1');
   }
+  /** `'c'` arrays: stores a string (Latin-1), NUL-terminated when shorter than the array. */
   set value(s: string) {
     this.#charOnly('value');
     const bytes = Buffer.from(s, 'latin1');
@@ -440,6 +443,7 @@ export class RawArray<T extends TypeCode = TypeCode> extends CtypesBase<T> imple
     this.#charOnly('raw');
     return this.#bytes();
   }
+  /** `'c'` arrays: stores bytes from the start of the array. @throws RangeError when longer than the array. */
   set raw(b: Uint8Array) {
     this.#charOnly('raw');
     if (b.length > this.n) throw new RangeError(`byte string too long (${b.length} > ${this.n})`);
@@ -542,6 +546,7 @@ export class SharedArray<T extends TypeCode = TypeCode> implements Iterable<Valu
   get value(): string {
     return acquired(this.#lock, () => this.#raw.value);
   }
+  /** `'c'` arrays: stores a string (Latin-1), NUL-terminated when shorter than the array. */
   set value(s: string) {
     acquired(this.#lock, () => {
       this.#raw.value = s;
@@ -552,6 +557,7 @@ export class SharedArray<T extends TypeCode = TypeCode> implements Iterable<Valu
   get raw(): Uint8Array {
     return acquired(this.#lock, () => this.#raw.raw);
   }
+  /** `'c'` arrays: stores bytes from the start of the array. @throws RangeError when longer than the array. */
   set raw(b: Uint8Array) {
     acquired(this.#lock, () => {
       this.#raw.raw = b;
@@ -592,3 +598,9 @@ registerHandleKind('RawValue', (s) => new RawValue((s as CtypesState).typecode, 
 registerHandleKind('Value', (s) => new Value((s as CtypesState).typecode, undefined, {}, init(s)));
 registerHandleKind('RawArray', (s) => new RawArray((s as CtypesState).typecode, 0, init(s)));
 registerHandleKind('SharedArray', (s) => new SharedArray((s as CtypesState).typecode, 0, {}, init(s)));
+
+/**
+ * @internal typecode checks and conversions, for the plain (unshared) Value
+ * and Array of `multiprocessing-ts/dummy`.
+ */
+export const _ctypes = { codeInfo, toRaw, fromRaw, itemsOf, bounds } as const;
