@@ -386,7 +386,15 @@ const EXPECT = {
       t.last(/^results: 0, undefined, undefined, 30, undefined, undefined, 60, undefined, undefined, 90$/);
     },
   },
-  '35-thread-lock-dummy.ts': pending("threading.Lock through 'multiprocessing-ts/dummy': its Lock is being built on its own branch"),
+  '35-thread-lock-dummy.ts': {
+    check(t) {
+      // With the lock each pass is whole: one word five times, 'hi' first (it took the lock first).
+      const lines = t.lines.filter((l) => l.startsWith('修改全局变量为：'));
+      t.ok(lines.length === 2, `two prints (got ${lines.length})`);
+      t.ok(lines[0] === '修改全局变量为： ["hi","hi","hi","hi","hi"]', `first pass whole: ${lines[0]}`);
+      t.ok(lines[1] === '修改全局变量为： ["hello","hello","hello","hello","hello"]', `second pass whole: ${lines[1]}`);
+    },
+  },
 };
 
 // ---------------------------------------------------------------------------
