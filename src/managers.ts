@@ -14,7 +14,7 @@
  * managed container comes back as a proxy.
  * @module
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { ProcessError, RemoteError } from './errors.js';
 import { Client, type Address } from './listener.js';
 import { Connection, Pipe } from './connection.js';
@@ -66,6 +66,11 @@ function addressKey(a: Address): string {
   return typeof a === 'string' ? `unix:${a}` : `tcp:${a[0]}:${a[1]}`;
 }
 
+/** Key of a pooled connection: the address and the key it authenticated with. */
+function connectionKey(link: Link): string {
+  return `${addressKey(link.address)}#${createHash('sha256').update(link.authkey).digest('hex').slice(0, 32)}`;
+}
+
 function describeAddress(a: Address): string {
   return typeof a === 'string' ? JSON.stringify(a) : `${a[0]}:${a[1]}`;
 }
@@ -84,6 +89,8 @@ interface Link {
   readonly address: Address;
   readonly authkey: Uint8Array;
   readonly maxMessageSize: number;
+  /** cache of the pool key */
+  key?: string;
 }
 
 /**
@@ -267,7 +274,7 @@ function opening(): Map<string, Promise<ClientConn>> {
 
 /** This thread's connection to the server at `link.address` (opened on first use). */
 function connectionFor(link: Link): ClientConn | Promise<ClientConn> {
-  const key = addressKey(link.address);
+  const key = link.key ??= connectionKey(link);
   const c = pool().get(key);
   if (c && !c.broken) return c;
   let p = opening().get(key);
@@ -287,10 +294,10 @@ function connectionFor(link: Link): ClientConn | Promise<ClientConn> {
   return p;
 }
 
-/** Closes this thread's connection to `address`, if open. */
+/** Closes this thread's connection(s) to `address`, if open. */
 function closeConnection(address: Address): void {
-  const c = pool().get(addressKey(address));
-  c?.close();
+  const prefix = `${addressKey(address)}#`;
+  for (const [k, c] of [...pool()]) if (k.startsWith(prefix)) c.close();
 }
 
 // ---- proxies ------------------------------------------------------------------
@@ -391,7 +398,7 @@ export class BaseProxy {
   }
 
   #track(): void {
-    const c = pool().get(addressKey(this.#link.address));
+    const c = pool().get((this.#link.key ??= connectionKey(this.#link)));
     if (c && !c.broken) {
       this.#conn = c;
       dropped.register(this, { conn: c, id: this.#token.id }, this);
