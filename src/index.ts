@@ -156,6 +156,7 @@ export {
   ConditionProxy,
   EventProxy,
   BarrierProxy,
+  PoolProxy,
   registerProxyType,
   DEFAULT_MANAGER_MAX_MESSAGE_SIZE,
   type AutoProxy,

@@ -976,6 +976,44 @@ export class BarrierProxy extends BaseProxy {
   }
 }
 
+/**
+ * Proxy of a managed Pool (Python's `PoolProxy`): tasks run in workers of
+ * the manager's server. Functions are sent by reference and must be listed
+ * in the manager's `poolFunctions` option (else the call rejects); the
+ * `Async` forms of Python are these same calls without `await`.
+ */
+export class PoolProxy extends BaseProxy {
+  static override readonly exposed = ['apply', 'map', 'starmap', 'close', 'terminate', 'join'];
+  /** Runs `fn(...args)` in a worker of the server's pool. */
+  apply<A extends unknown[], R>(fn: (...args: A) => R, args?: A): Promise<Awaited<R>> {
+    return this._callMethod('apply', [lookupFunction(fn), args ?? []]) as Promise<Awaited<R>>;
+  }
+  /** `fn` over every item, in order. */
+  map<A, R>(fn: (item: A) => R, items: Iterable<A>, chunksize?: number): Promise<Awaited<R>[]> {
+    return this._callMethod('map', [lookupFunction(fn), [...items], chunksize ?? null]) as Promise<Awaited<R>[]>;
+  }
+  /** `fn(...args)` for every argument array, in order. */
+  starmap<A extends unknown[], R>(fn: (...args: A) => R, items: Iterable<A>, chunksize?: number): Promise<Awaited<R>[]> {
+    return this._callMethod('starmap', [lookupFunction(fn), [...items], chunksize ?? null]) as Promise<Awaited<R>[]>;
+  }
+  /** No more tasks; workers end when the queued ones are done. */
+  async close(): Promise<void> {
+    await this._callMethod('close');
+  }
+  /** Ends the workers now. */
+  async terminate(): Promise<void> {
+    await this._callMethod('terminate');
+  }
+  /** Waits for the workers to end (after close or terminate). */
+  async join(): Promise<void> {
+    await this._callMethod('join');
+  }
+  /** `await using` support: terminates (as Python's `with` on a pool). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.terminate();
+  }
+}
+
 /** The async form of every method of `T` (what an {@link AutoProxy} offers). */
 export type Remote<T> = {
   [K in keyof T as T[K] extends (...args: never[]) => unknown ? (K extends `_${string}` ? never : K) : never]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
@@ -1025,6 +1063,7 @@ for (const [name, cls] of Object.entries({
   ConditionProxy,
   EventProxy,
   BarrierProxy,
+  PoolProxy,
 })) {
   proxyTypes().set(name, cls as unknown as ProxyClass);
 }
@@ -1079,6 +1118,13 @@ export interface ManagerOptions {
   shutdownTimeout?: number;
   /** Largest message accepted either way, in bytes. @default 256 MiB */
   maxMessageSize?: number;
+  /**
+   * Functions a managed `Pool` may run (top-level exports, as Pool tasks).
+   * A client names a function by reference; the server runs it only if it
+   * is listed here by the manager's owner: no client can make the server
+   * load code. Used by `start()` and `getServer()`.
+   */
+  poolFunctions?: ReadonlyArray<(...args: never[]) => unknown>;
 }
 
 /** Options of `start()`. */
@@ -1190,6 +1236,7 @@ export class BaseManager {
   #process: Process | null = null;
   #server: ManagerServer | null = null;
   #connected = false;
+  readonly #poolFunctions: ReadonlyArray<(...args: never[]) => unknown>;
 
   constructor(options: ManagerOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object; received ${received(options)}`);
@@ -1205,6 +1252,9 @@ export class BaseManager {
     const m = maxMessageSize ?? DEFAULT_MANAGER_MAX_MESSAGE_SIZE;
     if (typeof m !== 'number' || !Number.isInteger(m) || m < 1024) throw new RangeError(`options.maxMessageSize must be an integer number of bytes, at least 1024; received ${received(m)}`);
     this.#maxMessageSize = m;
+    const pf = options.poolFunctions ?? [];
+    if (!Array.isArray(pf) || !pf.every((f) => typeof f === 'function')) throw new TypeError('options.poolFunctions must be an array of functions');
+    this.#poolFunctions = pf;
   }
 
   /**
@@ -1286,8 +1336,6 @@ export class BaseManager {
     const { initializer, initargs } = options;
     if (initializer !== undefined && initializer !== null && typeof initializer !== 'function') throw new TypeError(`initializer must be a callable; received ${received(initializer)}`);
     if (initargs !== undefined && !Array.isArray(initargs)) throw new TypeError(`initargs must be an array; received ${received(initargs)}`);
-    this.#state = STARTED;
-    const [reader, writer] = Pipe<never, StartReport>(false);
     const spec: ServerSpec = {
       address: this.#address ?? ['127.0.0.1', 0],
       authkey: this.#authkey,
@@ -1295,7 +1343,11 @@ export class BaseManager {
       types: this.#serverTypes(),
       initializer: (initializer as ((...a: unknown[]) => unknown) | undefined) ?? null,
       initargs: initargs ?? [],
+      functions: this.#poolFunctions as ReadonlyArray<(...a: unknown[]) => unknown> as Array<(...a: unknown[]) => unknown>,
+      functionKeys: this.#poolFunctions.map((f) => functionKey(lookupFunction(f))),
     };
+    this.#state = STARTED;
+    const [reader, writer] = Pipe<never, StartReport>(false);
     const proc = new this.#ctx.Process({
       target: fnRef<typeof managerServerMain>(entryUrl('manager-server'), 'managerServerMain') as unknown as (...a: unknown[]) => unknown,
       args: [writer, spec],
@@ -1349,6 +1401,7 @@ export class BaseManager {
         types: this.#serverTypes(),
         toProxy: serverSideProxy(this.#authkey, this.#maxMessageSize, () => this.#server!.address),
         toMarker: serverSideMarker(() => this.#server!.address),
+        functions: functionTable(this.#poolFunctions as ReadonlyArray<(...a: unknown[]) => unknown>),
       });
     } catch (e) {
       this.#state = INITIAL;
@@ -1484,6 +1537,7 @@ const SYNC_PROXIES: Record<string, string> = {
   Condition: 'ConditionProxy',
   Event: 'EventProxy',
   Barrier: 'BarrierProxy',
+  Pool: 'PoolProxy',
 };
 
 function defineCreateMethod(proto: object, typeid: string): void {
@@ -1508,6 +1562,16 @@ export interface ServerSpec {
   types: ServerType[];
   initializer: ((...a: unknown[]) => unknown) | null;
   initargs: unknown[];
+  functions: Array<(...a: unknown[]) => unknown>;
+  /** The reference key of each function, as the owner named it. */
+  functionKeys: string[];
+}
+
+/** The allow-list of a managed Pool, keyed as references are. */
+function functionTable(fns: ReadonlyArray<(...a: unknown[]) => unknown>, keys?: readonly string[]): Map<string, (...a: unknown[]) => unknown> {
+  const out = new Map<string, (...a: unknown[]) => unknown>();
+  fns.forEach((f, i) => out.set(keys?.[i] ?? functionKey(lookupFunction(f)), f));
+  return out;
 }
 
 /** In a server: markers of its own objects become proxies connected to itself (for user referents). @internal */
@@ -1536,6 +1600,7 @@ export async function runServer(spec: ServerSpec, report: (r: StartReport) => Pr
       types: spec.types,
       toProxy: serverSideProxy(spec.authkey, spec.maxMessageSize, () => addr),
       toMarker: serverSideMarker(() => addr),
+      functions: functionTable(spec.functions, spec.functionKeys),
     });
     addr = server.address;
   } catch (e) {
@@ -1550,7 +1615,6 @@ export async function runServer(spec: ServerSpec, report: (r: StartReport) => Pr
 export function functionKey(ref: FnRefData): string {
   return `${ref.kind}:${ref.url}#${ref.name}`;
 }
-void lookupFunction;
 
 /**
  * Python's `SyncManager`: a manager with the standard shared types. Get a
@@ -1614,6 +1678,13 @@ export class SyncManager extends BaseManager {
   Barrier(parties: number, options: { timeout?: number } = {}): Promise<BarrierProxy> {
     const t = validateTimeout(options.timeout, 'options.timeout');
     return this.create<BarrierProxy>('Barrier', parties, t === undefined ? {} : { timeout: t });
+  }
+  /**
+   * A managed Pool: `processes` workers of the server (default: the number
+   * of CPUs). It runs only the functions listed in the `poolFunctions` option.
+   */
+  Pool(processes?: number): Promise<PoolProxy> {
+    return this.create<PoolProxy>('Pool', ...(processes === undefined ? [] : [processes]));
   }
 }
 

@@ -44,7 +44,7 @@ import {
   type Request,
   type Response,
 } from '../protocol/manager.js';
-import { BUILTIN_TYPES, Cancelled, withCaller, type Caller, type CallerConn, type Releasable } from './manager-types.js';
+import { BUILTIN_TYPES, Cancelled, ManagedPool, withCaller, type Caller, type CallerConn, type Releasable } from './manager-types.js';
 import { TIMED_OUT } from './channel.js';
 
 /** A registered type, as the server knows it. */
@@ -72,6 +72,8 @@ export interface ServerOptions {
   toProxy?: MarkerToProxy;
   /** Turns proxies in user referents' results into markers. */
   toMarker?: ProxyToMarker;
+  /** Functions a managed Pool may run, by reference key (`kind:url#name`). */
+  functions?: Map<string, (...args: unknown[]) => unknown>;
 }
 
 interface Rec {
@@ -191,6 +193,7 @@ export class ManagerServer {
     this.#stopped = true;
     this.#listener.close();
     for (const c of [...this.#conns]) this.#closeConn(c);
+    for (const rec of this.#objects.values()) if (rec.obj instanceof ManagedPool) rec.obj.dispose();
     this.#objects.clear();
     this.#stop();
   }
@@ -303,7 +306,10 @@ export class ManagerServer {
     const rec = this.#objects.get(id);
     if (rec === undefined) return;
     rec.refs -= n;
-    if (rec.refs <= 0) this.#objects.delete(id);
+    if (rec.refs <= 0) {
+      this.#objects.delete(id);
+      if (rec.obj instanceof ManagedPool) rec.obj.dispose();
+    }
   }
 
   #marker(rec: Rec): ProxyMarker {
@@ -415,8 +421,21 @@ export class ManagerServer {
         list.push(fn);
       },
       resolve: this.#resolve,
+      allowedFunction: this.#allowedFunction,
     };
   }
+
+  #allowedFunction = (ref: unknown): ((...args: unknown[]) => unknown) => {
+    const r = ref as { url?: unknown; name?: unknown; kind?: unknown } | null;
+    if (typeof r !== 'object' || r === null || typeof r.url !== 'string' || typeof r.name !== 'string' || typeof r.kind !== 'string') {
+      throw new TypeError('a function reference was expected');
+    }
+    const fn = this.#options.functions?.get(`${r.kind}:${r.url}#${r.name}`);
+    if (fn === undefined) {
+      throw new ProcessError(`the function '${r.name}' of ${r.url} is not allowed to run in this manager: list it in the manager's poolFunctions option (code named by a client is never loaded)`);
+    }
+    return fn;
+  };
 
   /** Arguments as the referent takes them: wire form for built-ins, revived for user types. */
   #args(walked: 0 | 1, args: unknown[], builtin: boolean): unknown[] {
@@ -497,7 +516,7 @@ export class ManagerServer {
     const builtin = t.callable === null;
     const b = builtin ? (Object.hasOwn(BUILTIN_TYPES, typeid) ? BUILTIN_TYPES[typeid] : undefined) : undefined;
     if (builtin && b === undefined) throw new RemoteRefusal(`typeid '${typeid}' cannot be created on this server: it was registered without a callable`);
-    const args = this.#args(walked, rawArgs, builtin);
+    const args = this.#args(walked, rawArgs, b !== undefined && b.plain !== false);
     this.#settle(
       conn,
       id,
@@ -526,7 +545,7 @@ export class ManagerServer {
       exposedList: b && !t?.exposed ? null : exposedList,
       proxytype: t?.proxytype ?? b?.proxy ?? 'AutoProxy',
       methodToTypeid: t?.methodToTypeid ?? null,
-      builtin: b !== undefined,
+      builtin: b !== undefined && b.plain !== false,
       refs: 0,
     };
     this.#objects.set(rec.id, rec);

@@ -12,6 +12,7 @@
  * @internal
  */
 import { Empty, Full, ProcessError, BrokenBarrierError } from '../errors.js';
+import { Pool } from '../pool.js';
 
 /** A client connection as the referents see it. */
 export interface CallerConn {
@@ -32,6 +33,8 @@ export interface Caller {
   onCancel(fn: () => void): void;
   /** Resolves a reference marker to the object it names (or throws). */
   resolve(ref: unknown): unknown;
+  /** The function a reference names, if the server's owner allowed it (or throws). */
+  allowedFunction(ref: unknown): (...args: unknown[]) => unknown;
 }
 
 let current: Caller | null = null;
@@ -943,8 +946,56 @@ export class ManagedBarrier {
   }
 }
 
-/** The typeids a SyncManager's server builds in, and how. */
-export const BUILTIN_TYPES: Record<string, { make: (...args: unknown[]) => object; exposed: readonly string[]; proxy: string }> = {
+/** Things the server ends when it stops. */
+export interface Disposable {
+  dispose(): void;
+}
+
+/**
+ * A managed Pool (Python's `Pool` behind a manager): runs tasks in the
+ * server's workers. Only functions that the manager's owner listed
+ * (`poolFunctions`) can run: a reference from the wire names one of them,
+ * never a module to import.
+ */
+export class ManagedPool implements Disposable {
+  static readonly exposed = ['apply', 'map', 'starmap', 'close', 'terminate', 'join'];
+  readonly #pool: Pool;
+  constructor(processes?: unknown) {
+    const n = processes === undefined || processes === null ? undefined : processes;
+    if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1)) throw new RangeError(`processes must be an integer >= 1; received ${received(n)}`);
+    this.#pool = new Pool({ processes: n as number | undefined });
+  }
+  apply(ref: unknown, args?: unknown): Promise<unknown> {
+    const fn = caller().allowedFunction(ref);
+    if (args !== undefined && args !== null && !Array.isArray(args)) throw new TypeError(`args must be an array; received ${received(args)}`);
+    return this.#pool.apply(fn, (args ?? []) as unknown[]);
+  }
+  map(ref: unknown, items: unknown, chunksize?: unknown): Promise<unknown[]> {
+    const fn = caller().allowedFunction(ref);
+    if (!Array.isArray(items)) throw new TypeError(`items must be an array; received ${received(items)}`);
+    return this.#pool.map(fn, items, (chunksize ?? undefined) as number | undefined);
+  }
+  starmap(ref: unknown, items: unknown, chunksize?: unknown): Promise<unknown[]> {
+    const fn = caller().allowedFunction(ref);
+    if (!Array.isArray(items)) throw new TypeError(`items must be an array of argument arrays; received ${received(items)}`);
+    return this.#pool.starmap(fn, items as unknown[][], (chunksize ?? undefined) as number | undefined);
+  }
+  close(): void {
+    this.#pool.close();
+  }
+  terminate(): void {
+    this.#pool.terminate();
+  }
+  join(): Promise<void> {
+    return this.#pool.join();
+  }
+  dispose(): void {
+    this.#pool.terminate();
+  }
+}
+
+/** The typeids a SyncManager's server builds in, and how (`plain`: values stay in wire form). */
+export const BUILTIN_TYPES: Record<string, { make: (...args: unknown[]) => object; exposed: readonly string[]; proxy: string; plain?: false }> = {
   dict: { make: (init) => new ManagedDict(init), exposed: ManagedDict.exposed, proxy: 'DictProxy' },
   list: { make: (init) => new ManagedList(init), exposed: ManagedList.exposed, proxy: 'ListProxy' },
   Namespace: { make: (init) => new ManagedNamespace(init), exposed: ManagedNamespace.exposed, proxy: 'NamespaceProxy' },
@@ -959,4 +1010,5 @@ export const BUILTIN_TYPES: Record<string, { make: (...args: unknown[]) => objec
   Condition: { make: (lock) => new ManagedCondition(lock), exposed: ManagedCondition.exposed, proxy: 'ConditionProxy' },
   Event: { make: () => new ManagedEvent(), exposed: ManagedEvent.exposed, proxy: 'EventProxy' },
   Barrier: { make: (p, o) => new ManagedBarrier(p, o), exposed: ManagedBarrier.exposed, proxy: 'BarrierProxy' },
+  Pool: { make: (n) => new ManagedPool(n), exposed: ManagedPool.exposed, proxy: 'PoolProxy', plain: false },
 };

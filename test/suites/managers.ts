@@ -386,6 +386,24 @@ export function managersSuite(method: StartMethod): void {
       await assert.rejects(m.Barrier(0), RangeError);
     });
 
+    it('Pool: tasks run in the server\'s workers; only the owner\'s listed functions run', T, async () => {
+      const pm = await ctx.Manager({ poolFunctions: [F.square, F.mul, F.writeInto] });
+      try {
+        const pool = await pm.Pool(2);
+        assert.deepEqual(await pool.map(F.square, [1, 2, 3, 4]), [1, 4, 9, 16]);
+        assert.deepEqual(await pool.starmap(F.mul, [[2, 3], [4, 5]]), [6, 20]);
+        assert.equal(await pool.apply(F.square, [7]), 49);
+        const d = await pm.dict<string, number>();
+        assert.equal(await pool.apply(F.writeInto, [d, 'from-pool', 5]), 5, 'a proxy reaches a pool task as a working proxy');
+        assert.equal(await d.get('from-pool'), 5);
+        await assert.rejects(pool.map(F.seedF as never, [1]), (err: Error) => err instanceof ProcessError && /not allowed to run in this manager/.test(err.message));
+        await pool.close();
+        await pool.join();
+      } finally {
+        await pm.shutdown();
+      }
+    });
+
     // ---- nested proxies (CPython _TestContainers) -------------------------------------
 
     it('CPython test_list: slices, proxies inside a list stay live', T, async () => {
