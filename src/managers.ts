@@ -47,7 +47,7 @@ import {
   type ProxyMarker,
   type Request,
 } from './protocol/manager.js';
-import { ManagerServer, type ServerType } from './internal/manager-server.js';
+import { GETVALUE, ManagerServer, type ServerType } from './internal/manager-server.js';
 import type { FnRefData } from './protocol/messages.js';
 import type { managerServerMain } from './child/manager-server.js';
 
@@ -219,10 +219,10 @@ class ClientConn {
     try {
       switch (status) {
         case ST_OK:
-          p.resolve(walked === 1 ? walkIn(value, (m) => proxyFromMarker(m, this.link, false)) : value);
+          p.resolve(walked === 1 ? walkIn(value, (m) => proxyFromMarker(m, this.link)) : value);
           return;
         case ST_ERROR:
-          p.reject(walkIn(value, (m) => proxyFromMarker(m, this.link, false)));
+          p.reject(walkIn(value, (m) => proxyFromMarker(m, this.link)));
           return;
         case ST_CANCELLED:
           p.reject(p.signal?.reason ?? new ProcessError('the call was cancelled'));
@@ -442,7 +442,7 @@ export class BaseProxy {
 
   /** A copy of the managed object (Python's `_getvalue`). */
   _getValue(): Promise<unknown> {
-    return this._callMethod('valueOf');
+    return this._callMethod(GETVALUE);
   }
 
   /** `<DictProxy object, typeid 'dict' at 3>`. */
@@ -501,7 +501,7 @@ registerHandleKind('ManagerProxy', (s) => {
   const link: Link = { address: r.a, authkey: r.k, maxMessageSize: r.m };
   const marker: ProxyMarker = { [MARK]: 'p', i: r.i, t: r.t, x: r.x, n: r.n };
   // Kept alive by its sender's connection until this worker takes its own reference on first use.
-  return proxyFromMarker(marker, link, false, true);
+  return proxyFromMarker(marker, link, true);
 });
 
 /** The marker of a proxy of the server at `link` (undefined: not a proxy); refuses proxies of other servers. */
@@ -516,7 +516,7 @@ function proxyMarkerFor(v: object, link: Link): ProxyMarker | undefined {
 }
 
 /** Builds the proxy a marker names, in this worker. */
-function proxyFromMarker(m: ProxyMarker, link: Link, _unused: boolean, notOwned = false): BaseProxy {
+function proxyFromMarker(m: ProxyMarker, link: Link, notOwned = false): BaseProxy {
   const cls = proxyTypes().get(m.n);
   const init: ProxyInit = { [kInit]: true, token: { typeid: m.t, address: link.address, id: m.i }, link, exposed: m.x, owned: !notOwned };
   if (cls === undefined || cls === (AutoProxyBase as unknown)) return makeAutoProxy(init);
@@ -1576,7 +1576,7 @@ function functionTable(fns: ReadonlyArray<(...a: unknown[]) => unknown>, keys?: 
 
 /** In a server: markers of its own objects become proxies connected to itself (for user referents). @internal */
 export function serverSideProxy(authkey: Uint8Array, maxMessageSize: number, address: () => Address): (m: ProxyMarker) => unknown {
-  return (m) => proxyFromMarker(m, { address: address(), authkey, maxMessageSize }, false, true);
+  return (m) => proxyFromMarker(m, { address: address(), authkey, maxMessageSize }, true);
 }
 
 /** In a server: proxies in user referents' results become markers. @internal */

@@ -354,6 +354,11 @@ export class ManagerServer {
           if (typeof target !== 'number') throw new RemoteRefusal('bad request: the target of a call is an object id');
           const rec = this.#objects.get(target);
           if (rec === undefined) throw new RemoteRefusal(`no object with id ${target} in this manager: it was released (every proxy of it was dropped) or belongs to a manager that has restarted`);
+          if (method === GETVALUE) {
+            // Python's `_getvalue()`: a copy of the referent itself, whatever is exposed
+            this.#settle(conn, id, () => (rec.builtin ? (rec.obj as { valueOf(): unknown }).valueOf() : rec.obj), (v) => this.#outgoing(conn, this.#resultOut(v, rec.builtin)));
+            return;
+          }
           if (!rec.exposed.has(method)) throw new RemoteRefusal(`method '${method}' of typeid '${rec.typeid}' is not exposed`);
           this.#run(conn, id, rec, method, walked, args);
           return;
@@ -553,6 +558,9 @@ export class ManagerServer {
     return this.#marker(rec);
   }
 }
+
+/** The method name of Python's `_getvalue()` (not a valid exposed name: it cannot clash). */
+export const GETVALUE = '#getvalue';
 
 /** A request the server refuses (reaches the client as RemoteError). */
 class RemoteRefusal extends Error {}

@@ -570,10 +570,16 @@ export function managersSuite(method: StartMethod): void {
       await assert.rejects(bad.start(), (err: Error) => err instanceof ProcessError && /Unable to start server/.test(err.message) && /Local/.test(err.message));
       const own = new BaseManager({ context: ctx });
       own.register('Foo', F.FooBar);
+      own.register('Point', F.Point);
       await own.start();
       try {
         const foo = await own.create<AutoProxy<F.FooBar>>('Foo');
         assert.equal(await foo.f(), 'f()');
+        const pt = await own.create<AutoProxy<F.Point>>('Point', 3, 4);
+        assert.equal(await pt.norm(), 5);
+        const copy = await pt._getValue();
+        assert.ok(copy instanceof F.Point, '_getValue() gives a copy of the referent, with its registered class');
+        assert.deepEqual({ ...(copy as F.Point) }, { x: 3, y: 4 });
         assert.throws(() => own.register('Bar', F.FooBar), /must come before start/);
       } finally {
         await own.shutdown();
