@@ -311,7 +311,10 @@ export interface Token {
 
 const kInit = Symbol('proxy-init');
 
-/** @internal what a proxy is built from. */
+/**
+ * What a proxy is built from (opaque): a manager makes it; a subclass of
+ * {@link BaseProxy} only passes it on to `super`.
+ */
 export interface ProxyInit {
   [kInit]: true;
   token: Token;
@@ -422,13 +425,22 @@ export class BaseProxy {
    * registered classes), else as `RemoteError`. A method that is not exposed
    * rejects with `RemoteError`.
    */
-  async _callMethod(method: string, args: readonly unknown[] = [], options?: WaitOptions): Promise<unknown> {
-    if (typeof method !== 'string') throw new TypeError(`method must be a string; received ${received(method)}`);
-    if (!Array.isArray(args)) throw new TypeError(`args must be an array; received ${received(args)}`);
-    const signal = validateSignal(options);
-    signal?.throwIfAborted();
-    let conn = connectionFor(this.#link);
-    if (conn instanceof Promise) conn = await conn;
+  _callMethod(method: string, args: readonly unknown[] = [], options?: WaitOptions): Promise<unknown> {
+    let signal: AbortSignal | undefined;
+    try {
+      if (typeof method !== 'string') throw new TypeError(`method must be a string; received ${received(method)}`);
+      if (!Array.isArray(args)) throw new TypeError(`args must be an array; received ${received(args)}`);
+      signal = validateSignal(options);
+      signal?.throwIfAborted();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const conn = connectionFor(this.#link);
+    if (conn instanceof Promise) return conn.then((c) => this.#send(c, method, args, signal));
+    return this.#send(conn, method, args, signal);
+  }
+
+  #send(conn: ClientConn, method: string, args: readonly unknown[], signal: AbortSignal | undefined): Promise<unknown> {
     if (this.#conn !== conn) {
       // a new connection (another worker, or a reconnect): take a reference on it first
       if (!this.#owned || this.#conn !== null) void conn.request(OP_INCREF, this.#token.id, '', []).catch(() => {});
@@ -564,8 +576,8 @@ export class DictProxy<K extends DictKey = DictKey, V = unknown> extends BasePro
     return this._callMethod('getItem', [key]) as Promise<V>;
   }
   /** Sets `key` (Python's `d[k] = v`). Resolves once the server has it. */
-  async set(key: K, value: V): Promise<void> {
-    await this._callMethod('set', [key, value]);
+  set(key: K, value: V): Promise<void> {
+    return this._callMethod('set', [key, value]) as Promise<void>;
   }
   /** Removes `key`; resolves true if it was there (Python's `del d[k]`, without the KeyError). */
   delete(key: K): Promise<boolean> {
@@ -611,8 +623,8 @@ export class DictProxy<K extends DictKey = DictKey, V = unknown> extends BasePro
     return this._callMethod('setdefault', [key, dflt]) as Promise<V>;
   }
   /** Removes every entry. */
-  async clear(): Promise<void> {
-    await this._callMethod('clear');
+  clear(): Promise<void> {
+    return this._callMethod('clear') as Promise<void>;
   }
   /** A copy of the whole dict, as a Map. */
   copy(): Promise<Map<K, V>> {
@@ -639,32 +651,32 @@ export class DictProxy<K extends DictKey = DictKey, V = unknown> extends BasePro
 export class ListProxy<T = unknown> extends BaseProxy {
   static override readonly exposed = ['append', 'extend', 'get', 'set', 'delete', 'pop', 'insert', 'length', 'slice', 'setSlice', 'index', 'count', 'remove', 'reverse', 'sort', 'has', 'clear', 'copy'];
   /** Adds `value` at the end. */
-  async append(value: T): Promise<void> {
-    await this._callMethod('append', [value]);
+  append(value: T): Promise<void> {
+    return this._callMethod('append', [value]) as Promise<void>;
   }
   /** Adds every item of `values` at the end (Python's `extend` and `+=`). */
-  async extend(values: Iterable<T>): Promise<void> {
-    await this._callMethod('extend', [Array.isArray(values) ? values : [...values]]);
+  extend(values: Iterable<T>): Promise<void> {
+    return this._callMethod('extend', [Array.isArray(values) ? values : [...values]]) as Promise<void>;
   }
   /** The item at `index` (negative: from the end). */
   get(index: number): Promise<T> {
     return this._callMethod('get', [index]) as Promise<T>;
   }
   /** Replaces the item at `index`. */
-  async set(index: number, value: T): Promise<void> {
-    await this._callMethod('set', [index, value]);
+  set(index: number, value: T): Promise<void> {
+    return this._callMethod('set', [index, value]) as Promise<void>;
   }
   /** Removes the item at `index` (Python's `del l[i]`). */
-  async delete(index: number): Promise<void> {
-    await this._callMethod('delete', [index]);
+  delete(index: number): Promise<void> {
+    return this._callMethod('delete', [index]) as Promise<void>;
   }
   /** Removes and resolves with the item at `index` (default: the last). */
   pop(index?: number): Promise<T> {
     return this._callMethod('pop', index === undefined ? [] : [index]) as Promise<T>;
   }
   /** Inserts `value` before `index`. */
-  async insert(index: number, value: T): Promise<void> {
-    await this._callMethod('insert', [index, value]);
+  insert(index: number, value: T): Promise<void> {
+    return this._callMethod('insert', [index, value]) as Promise<void>;
   }
   /** Number of items (Python's `len(l)`). */
   length(): Promise<number> {
@@ -675,8 +687,8 @@ export class ListProxy<T = unknown> extends BaseProxy {
     return this._callMethod('slice', [start ?? null, end ?? null]) as Promise<T[]>;
   }
   /** Replaces the items from `start` to before `end` by `values` (Python's `l[start:end] = values`). */
-  async setSlice(start: number | undefined, end: number | undefined, values: Iterable<T>): Promise<void> {
-    await this._callMethod('setSlice', [start ?? null, end ?? null, [...values]]);
+  setSlice(start: number | undefined, end: number | undefined, values: Iterable<T>): Promise<void> {
+    return this._callMethod('setSlice', [start ?? null, end ?? null, [...values]]) as Promise<void>;
   }
   /** Index of the first item equal to `value`. @throws RangeError "ValueError" when absent. */
   index(value: T, start?: number, end?: number): Promise<number> {
@@ -691,24 +703,24 @@ export class ListProxy<T = unknown> extends BaseProxy {
     return this._callMethod('has', [value]) as Promise<boolean>;
   }
   /** Removes the first item equal to `value`. @throws RangeError "ValueError" when absent. */
-  async remove(value: T): Promise<void> {
-    await this._callMethod('remove', [value]);
+  remove(value: T): Promise<void> {
+    return this._callMethod('remove', [value]) as Promise<void>;
   }
   /** Reverses the list in place. */
-  async reverse(): Promise<void> {
-    await this._callMethod('reverse');
+  reverse(): Promise<void> {
+    return this._callMethod('reverse') as Promise<void>;
   }
   /**
    * Sorts in place: numbers, strings and arrays of them, in Python's order
    * (no key function: code does not cross to a manager).
    * @throws TypeError when items cannot be compared (a number and a string).
    */
-  async sort(options?: { reverse?: boolean }): Promise<void> {
-    await this._callMethod('sort', [options ?? {}]);
+  sort(options?: { reverse?: boolean }): Promise<void> {
+    return this._callMethod('sort', [options ?? {}]) as Promise<void>;
   }
   /** Removes every item. */
-  async clear(): Promise<void> {
-    await this._callMethod('clear');
+  clear(): Promise<void> {
+    return this._callMethod('clear') as Promise<void>;
   }
   /** A copy of the whole list (Python's `l[:]`). */
   copy(): Promise<T[]> {
@@ -733,12 +745,12 @@ export class NamespaceProxy<T extends Record<string, unknown> = Record<string, u
     return this._callMethod('get', [name]) as Promise<T[K]>;
   }
   /** Sets the attribute `name`. */
-  async set<K extends keyof T & string>(name: K, value: T[K]): Promise<void> {
-    await this._callMethod('set', [name, value]);
+  set<K extends keyof T & string>(name: K, value: T[K]): Promise<void> {
+    return this._callMethod('set', [name, value]) as Promise<void>;
   }
   /** Removes the attribute `name`. @throws TypeError "AttributeError" when missing. */
-  async delete(name: keyof T & string): Promise<void> {
-    await this._callMethod('delete', [name]);
+  delete(name: keyof T & string): Promise<void> {
+    return this._callMethod('delete', [name]) as Promise<void>;
   }
   /** Whether the attribute exists (Python's `hasattr`). */
   has(name: string): Promise<boolean> {
@@ -762,8 +774,8 @@ export class ValueProxy<T = unknown> extends BaseProxy {
     return this._callMethod('get') as Promise<T>;
   }
   /** Replaces the value. */
-  async set(value: T): Promise<void> {
-    await this._callMethod('set', [value]);
+  set(value: T): Promise<void> {
+    return this._callMethod('set', [value]) as Promise<void>;
   }
   /** The typecode given at creation (only stored, as in Python). */
   typecode(): Promise<string> {
@@ -787,8 +799,8 @@ export class ArrayProxy<T extends number | bigint = number> extends BaseProxy {
     return this._callMethod('get', [index]) as Promise<T>;
   }
   /** Replaces the item at `index`. @throws TypeError when the value does not fit the typecode. */
-  async set(index: number, value: T): Promise<void> {
-    await this._callMethod('set', [index, value]);
+  set(index: number, value: T): Promise<void> {
+    return this._callMethod('set', [index, value]) as Promise<void>;
   }
   /** A copy of the items from `start` to before `end`. */
   slice(start?: number, end?: number): Promise<T[]> {
@@ -811,16 +823,16 @@ export type ProxyQueueOptions = ProxyAcquireOptions;
 export class QueueProxy<T = unknown> extends BaseProxy {
   static override readonly exposed = ['put', 'get', 'putNowait', 'getNowait', 'qsize', 'empty', 'full'];
   /** Puts `item`, waiting for room when the queue is full. @throws Full (rejects) when no room in time, or at once with `block: false`. */
-  async put(item: T, options?: ProxyQueueOptions): Promise<void> {
-    await this._callMethod('put', [item, blockOptions(options, 'put')], options);
+  put(item: T, options?: ProxyQueueOptions): Promise<void> {
+    return this._callMethod('put', [item, blockOptions(options, 'put')], options) as Promise<void>;
   }
   /** Takes the next item, waiting for one. @throws Empty (rejects) when none arrived in time, or at once with `block: false`. */
   get(options?: ProxyQueueOptions): Promise<T> {
     return this._callMethod('get', [blockOptions(options, 'get')], options) as Promise<T>;
   }
   /** `put(item, { block: false })`. */
-  async putNowait(item: T): Promise<void> {
-    await this._callMethod('putNowait', [item]);
+  putNowait(item: T): Promise<void> {
+    return this._callMethod('putNowait', [item]) as Promise<void>;
   }
   /** `get({ block: false })`. */
   getNowait(): Promise<T> {
@@ -844,12 +856,12 @@ export class QueueProxy<T = unknown> extends BaseProxy {
 export class JoinableQueueProxy<T = unknown> extends QueueProxy<T> {
   static override readonly exposed = [...QueueProxy.exposed, 'taskDone', 'join'];
   /** Marks one item taken with `get` as processed. @throws ProcessError "task_done() called too many times". */
-  async taskDone(): Promise<void> {
-    await this._callMethod('taskDone');
+  taskDone(): Promise<void> {
+    return this._callMethod('taskDone') as Promise<void>;
   }
   /** Waits until every item put has been marked done. */
-  async join(options?: WaitOptions): Promise<void> {
-    await this._callMethod('join', [], options);
+  join(options?: WaitOptions): Promise<void> {
+    return this._callMethod('join', [], options) as Promise<void>;
   }
 }
 
@@ -867,8 +879,8 @@ export class AcquirerProxy extends BaseProxy {
    * Releases. @throws ProcessError (rejects) "release unlocked lock" (Lock) or
    * "cannot release un-acquired lock" (RLock held by someone else).
    */
-  async release(): Promise<void> {
-    await this._callMethod('release');
+  release(): Promise<void> {
+    return this._callMethod('release') as Promise<void>;
   }
   /** Runs `fn` holding the lock (Python's `with`), releasing it even if `fn` throws. */
   async with<R>(fn: () => R | Promise<R>): Promise<R> {
@@ -899,12 +911,12 @@ export class ConditionProxy extends AcquirerProxy {
     return this._callMethod('wait', [t ?? null], options) as Promise<boolean>;
   }
   /** Wakes up to `n` waiters (default 1). @throws ProcessError when the caller does not hold the lock. */
-  async notify(n = 1): Promise<void> {
-    await this._callMethod('notify', [n]);
+  notify(n = 1): Promise<void> {
+    return this._callMethod('notify', [n]) as Promise<void>;
   }
   /** Wakes every waiter. */
-  async notifyAll(): Promise<void> {
-    await this._callMethod('notifyAll');
+  notifyAll(): Promise<void> {
+    return this._callMethod('notifyAll') as Promise<void>;
   }
   /**
    * Waits until `predicate()` is truthy (Python's `wait_for`; the predicate
@@ -932,12 +944,12 @@ export class EventProxy extends BaseProxy {
     return this._callMethod('isSet') as Promise<boolean>;
   }
   /** Sets the flag, waking every waiter. */
-  async set(): Promise<void> {
-    await this._callMethod('set');
+  set(): Promise<void> {
+    return this._callMethod('set') as Promise<void>;
   }
   /** Clears the flag. */
-  async clear(): Promise<void> {
-    await this._callMethod('clear');
+  clear(): Promise<void> {
+    return this._callMethod('clear') as Promise<void>;
   }
   /** Waits until the flag is set (or `ms` passed); resolves with the flag. */
   wait(ms?: number, options?: WaitOptions): Promise<boolean> {
@@ -955,12 +967,12 @@ export class BarrierProxy extends BaseProxy {
     return this._callMethod('wait', t === undefined ? [] : [t], options) as Promise<number>;
   }
   /** Breaks the barrier: waiters reject with BrokenBarrierError. */
-  async abort(): Promise<void> {
-    await this._callMethod('abort');
+  abort(): Promise<void> {
+    return this._callMethod('abort') as Promise<void>;
   }
   /** Back to the initial state; current waiters reject with BrokenBarrierError. */
-  async reset(): Promise<void> {
-    await this._callMethod('reset');
+  reset(): Promise<void> {
+    return this._callMethod('reset') as Promise<void>;
   }
   /** Number of parties. */
   parties(): Promise<number> {
@@ -997,16 +1009,16 @@ export class PoolProxy extends BaseProxy {
     return this._callMethod('starmap', [lookupFunction(fn), [...items], chunksize ?? null]) as Promise<Awaited<R>[]>;
   }
   /** No more tasks; workers end when the queued ones are done. */
-  async close(): Promise<void> {
-    await this._callMethod('close');
+  close(): Promise<void> {
+    return this._callMethod('close') as Promise<void>;
   }
   /** Ends the workers now. */
-  async terminate(): Promise<void> {
-    await this._callMethod('terminate');
+  terminate(): Promise<void> {
+    return this._callMethod('terminate') as Promise<void>;
   }
   /** Waits for the workers to end (after close or terminate). */
-  async join(): Promise<void> {
-    await this._callMethod('join');
+  join(): Promise<void> {
+    return this._callMethod('join') as Promise<void>;
   }
   /** `await using` support: terminates (as Python's `with` on a pool). */
   async [Symbol.asyncDispose](): Promise<void> {
@@ -1071,8 +1083,7 @@ for (const [name, cls] of Object.entries({
 // ---- managers --------------------------------------------------------------------
 
 /** A function or class that makes the managed object in the server (Python's `callable`). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type ManagedFactory = ((...args: any[]) => unknown) | (abstract new (...args: any[]) => unknown);
+export type ManagedFactory = ((...args: never[]) => unknown) | (abstract new (...args: never[]) => unknown);
 
 /** A proxy class for `register`: a subclass of BaseProxy. */
 export type ProxyType = abstract new (init: ProxyInit) => BaseProxy;

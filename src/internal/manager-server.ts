@@ -418,16 +418,7 @@ export class ManagerServer {
   }
 
   #caller(conn: ServerConn, id: number): Caller {
-    return {
-      conn,
-      onCancel: (fn) => {
-        let list = conn.waiting.get(id);
-        if (list === undefined) conn.waiting.set(id, (list = []));
-        list.push(fn);
-      },
-      resolve: this.#resolve,
-      allowedFunction: this.#allowedFunction,
-    };
+    return new CallContext(conn, id, this.#resolve, this.#allowedFunction);
   }
 
   #allowedFunction = (ref: unknown): ((...args: unknown[]) => unknown) => {
@@ -556,6 +547,21 @@ export class ManagerServer {
     this.#objects.set(rec.id, rec);
     this.#incref(conn, rec.id);
     return this.#marker(rec);
+  }
+}
+
+/** The caller of one request (what the referents see through `caller()`). */
+class CallContext implements Caller {
+  constructor(
+    readonly conn: ServerConn,
+    readonly id: number,
+    readonly resolve: (ref: unknown) => unknown,
+    readonly allowedFunction: (ref: unknown) => (...args: unknown[]) => unknown,
+  ) {}
+  onCancel(fn: () => void): void {
+    let list = this.conn.waiting.get(this.id);
+    if (list === undefined) this.conn.waiting.set(this.id, (list = []));
+    list.push(fn);
   }
 }
 

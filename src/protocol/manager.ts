@@ -124,16 +124,24 @@ export function needsWalk(value: unknown, seen?: Set<object>): boolean {
   if (t !== 'object') return t === 'function' || t === 'symbol';
   const obj = value as object;
   if (ArrayBuffer.isView(obj)) return false;
+  if (Array.isArray(obj)) {
+    // the common case (a call's arguments: primitives) needs no bookkeeping
+    let i = 0;
+    for (; i < obj.length; i++) {
+      const v: unknown = obj[i];
+      if (v !== null && typeof v === 'object') break;
+      if (typeof v === 'function' || typeof v === 'symbol') return true;
+    }
+    if (i === obj.length) return false;
+    seen ??= new Set();
+    if (seen.has(obj)) return false;
+    seen.add(obj);
+    for (; i < obj.length; i++) if (needsWalk(obj[i], seen)) return true;
+    return false;
+  }
   seen ??= new Set();
   if (seen.has(obj)) return false;
   seen.add(obj);
-  if (Array.isArray(obj)) {
-    for (let i = 0; i < obj.length; i++) {
-      const v: unknown = obj[i];
-      if (v !== null && typeof v !== 'number' && typeof v !== 'string' && typeof v !== 'boolean' && needsWalk(v, seen)) return true;
-    }
-    return false;
-  }
   const proto = Object.getPrototypeOf(obj) as object | null;
   if (proto !== Object.prototype && proto !== null) {
     if (obj instanceof Map) {
