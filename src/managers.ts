@@ -128,7 +128,11 @@ class ClientConn {
     let walked: 0 | 1 = 0;
     let data = args;
     if (args.length > 0 && needsWalk(args)) {
-      data = walkOut(args, 'args', (v) => proxyMarkerFor(v, this.link)) as unknown[];
+      try {
+        data = walkOut(args, 'args', (v) => proxyMarkerFor(v, this.link)) as unknown[];
+      } catch (e) {
+        return Promise.reject(e);
+      }
       walked = 1;
     }
     const id = this.#next++;

@@ -587,7 +587,7 @@ export class ManagedQueue {
     const { block, timeout } = blockArg(options);
     if (!this.full()) return this.#push(v);
     if (!block || (timeout !== undefined && timeout <= 0)) throw new Full('the queue is full');
-    return this.#wait(this.#putters, () => !this.full(), timeout, () => new Full(`the queue stayed full for ${timeout} ms`)).then(() => this.#push(v));
+    return this.#wait(this.#putters, () => !this.full(), timeout, () => new Full(`the queue stayed full for ${timeout} ms`), () => this.#push(v));
   }
   putNowait(v: unknown): void {
     if (this.full()) throw new Full('the queue is full');
@@ -597,22 +597,22 @@ export class ManagedQueue {
     const { block, timeout } = blockArg(options);
     if (!this.empty()) return this.#shift();
     if (!block || (timeout !== undefined && timeout <= 0)) throw new Empty('the queue is empty');
-    return this.#wait(this.#getters, () => !this.empty(), timeout, () => new Empty(`no item arrived within ${timeout} ms`)).then(() => this.#shift());
+    return this.#wait(this.#getters, () => !this.empty(), timeout, () => new Empty(`no item arrived within ${timeout} ms`), () => this.#shift());
   }
   getNowait(): unknown {
     if (this.empty()) throw new Empty('the queue is empty');
     return this.#shift();
   }
-  async #wait(list: WaitList, ready: () => boolean, timeout: number | undefined, timeoutError: () => Error): Promise<void> {
+  /** Waits until `ready()`, then runs `take` at once (in the same turn, so no one else gets in between). */
+  async #wait<R>(list: WaitList, ready: () => boolean, timeout: number | undefined, timeoutError: () => Error, take: () => R): Promise<R> {
     const deadline = timeout === undefined ? undefined : Date.now() + timeout;
     for (;;) {
       const left = deadline === undefined ? undefined : deadline - Date.now();
       if (left !== undefined && left <= 0) throw timeoutError();
       // registered again after each wake-up: another caller may have taken the turn
       const woke = await waitUntil(left, (wake) => list.add(wake));
-      if (ready()) return;
+      if (ready()) return take();
       if (!woke) throw timeoutError();
-      // pass the wake-up on if it was not for us (cannot happen with FIFO hand-off, kept for safety)
     }
   }
   taskDone(): void {
