@@ -31,7 +31,7 @@ import {
   type Process,
   type StartMethod,
 } from 'multiprocessing-ts';
-import { encodeFrame, decodeFrame, OP_CALL, ST_OK } from '../../src/protocol/manager.js';
+import { encodeFrame, decodeFrame, OP_CALL, OP_DECREF, OP_INCREF, ST_OK } from '../../src/protocol/manager.js';
 import { SocketChannel } from '../../src/internal/socket-channel.js';
 import * as auth from '../../src/internal/auth.js';
 import * as F from '../fixtures/manager-targets.js';
@@ -665,15 +665,33 @@ export function managersSuite(method: StartMethod): void {
     });
 
     it('a client that leaves gives its references back', T, async () => {
-      const before = (await m.info()).objects;
-      const p = spawn(F.makeObjectsAndLeave, [m.address, m.authkey, 5]);
+      const ids = await m.list<number>();
+      const p = spawn(F.makeObjectsAndLeave, [m.address, m.authkey, 5, ids]);
       await joinOk(p);
-      let now = (await m.info()).objects;
-      for (let i = 0; i < 100 && now !== before; i++) {
-        await new Promise((r) => setTimeout(r, 20));
-        now = (await m.info()).objects;
+      const made = await ids.copy();
+      assert.equal(made.length, 5);
+      // ask the server for each object on a connection of our own: it must be gone
+      const probe = await Client<Uint8Array, Uint8Array>(m.address!, { authkey: m.authkey });
+      try {
+        const held = async (id: number): Promise<boolean> => {
+          // take a reference and give it back at once (the probe must not keep anything alive)
+          await probe.sendBytes(encodeFrame([[1, OP_INCREF, id, '', 0, []], [2, OP_DECREF, id, '', 0, []]]));
+          const [r] = decodeFrame(await probe.recvBytes()) as Array<[number, number, number, unknown]>;
+          return r![1] === ST_OK;
+        };
+        for (const id of made) {
+          let alive = await held(id);
+          for (const deadline = Date.now() + 20_000; alive && Date.now() < deadline; ) {
+            await new Promise((r) => setTimeout(r, 50));
+            alive = await held(id);
+          }
+          assert.equal(alive, false, `object ${id}, which only the child held, is gone`);
+        }
+        // and an object the main thread holds is still there
+        assert.equal(await held(ids._token.id), true);
+      } finally {
+        probe.close();
       }
-      assert.equal(now, before, 'the objects only the child held are gone');
     });
 
     // ---- security and robustness --------------------------------------------------------
