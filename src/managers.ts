@@ -886,6 +886,10 @@ export class AcquirerProxy extends BaseProxy {
   release(): Promise<void> {
     return this._callMethod('release') as Promise<void>;
   }
+  /** Whether the lock is held by anyone (Lock and RLock; Python 3.14's `locked()`). */
+  locked(): Promise<boolean> {
+    return this._callMethod('locked') as Promise<boolean>;
+  }
   /** Runs `fn` holding the lock (Python's `with`), releasing it even if `fn` throws. */
   async with<R>(fn: () => R | Promise<R>): Promise<R> {
     await this.acquire();

@@ -361,6 +361,18 @@ export function managersSuite(method: StartMethod): void {
       await joinOk(w);
       assert.equal(await d.get('saw'), true);
       await assert.rejects(cond.notify(), /cannot notify on un-acquired lock/);
+      // over a Lock of the manager: wait gives the lock up while it waits
+      const plain = await m.Lock();
+      const c2 = await m.Condition(plain);
+      await c2.acquire();
+      assert.equal(await plain.locked(), true);
+      const waited = c2.wait(100);
+      assert.equal(await plain.locked(), false, 'the lock is free while the Condition waits');
+      assert.equal(await waited, false, 'nobody notified: false after the timeout');
+      assert.equal(await plain.locked(), true, 'held again once wait returns');
+      await c2.release();
+      assert.equal(await plain.locked(), false);
+      await assert.rejects(m.Condition((await m.Event()) as never), (err: Error) => err instanceof TypeError && /must be a manager Lock or RLock/.test(err.message));
 
       const ev = await m.Event();
       const l = await m.list<string>();
