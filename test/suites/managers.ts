@@ -635,6 +635,12 @@ export function managersSuite(method: StartMethod): void {
       }
     });
 
+    it('a CommonJS program starts and uses a manager', T, async () => {
+      const r = await runProgram([`${programs}manager-cjs.cjs`, method], { timeoutMs: 60_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /value \[1,2\]/);
+    });
+
     it('CPython test_rapid_restart: a new server on the address of one that shut down', T, async () => {
       const authkey = randomBytes(32);
       const first = new F.QueueManager({ address: ['127.0.0.1', 0], authkey, context: ctx });
