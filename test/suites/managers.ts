@@ -12,6 +12,8 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import {
   AuthenticationError,
   BaseManager,
@@ -707,6 +709,30 @@ export function managersSuite(method: StartMethod): void {
         }
         // and an object the main thread holds is still there
         assert.equal(await held(ids._token.id), true);
+      } finally {
+        probe.close();
+      }
+    });
+
+    it('a proxy the program drops gives its reference back (garbage collection)', T, async () => {
+      setFlagsFromString('--expose-gc');
+      const gc = runInNewContext('gc') as () => void;
+      const make = async (): Promise<number> => (await m.dict({ temp: true }))._token.id;
+      const id = await make(); // the proxy is unreachable once make() returns
+      const probe = await Client<Uint8Array, Uint8Array>(m.address!, { authkey: m.authkey });
+      try {
+        const held = async (): Promise<boolean> => {
+          await probe.sendBytes(encodeFrame([[1, OP_INCREF, id, '', 0, []], [2, OP_DECREF, id, '', 0, []]]));
+          const [r] = decodeFrame(await probe.recvBytes()) as Array<[number, number, number, unknown]>;
+          return r![1] === ST_OK;
+        };
+        let alive = await held();
+        for (const deadline = Date.now() + 20_000; alive && Date.now() < deadline; ) {
+          gc();
+          await new Promise((r) => setTimeout(r, 50));
+          alive = await held();
+        }
+        assert.equal(alive, false, 'the server freed the object once its only proxy was collected');
       } finally {
         probe.close();
       }
