@@ -17,6 +17,8 @@ import { Pool } from '../pool.js';
 /** A client connection as the referents see it. */
 export interface CallerConn {
   readonly id: number;
+  /** True once the client is gone: a wait that wakes up for it must not take anything. */
+  readonly closed: boolean;
   /** Locks this connection holds, released if it disconnects. */
   readonly held: Set<Releasable>;
 }
@@ -605,12 +607,18 @@ export class ManagedQueue {
   }
   /** Waits until `ready()`, then runs `take` at once (in the same turn, so no one else gets in between). */
   async #wait<R>(list: WaitList, ready: () => boolean, timeout: number | undefined, timeoutError: () => Error, take: () => R): Promise<R> {
+    const conn = caller().conn;
     const deadline = timeout === undefined ? undefined : Date.now() + timeout;
     for (;;) {
       const left = deadline === undefined ? undefined : deadline - Date.now();
       if (left !== undefined && left <= 0) throw timeoutError();
       // registered again after each wake-up: another caller may have taken the turn
       const woke = await waitUntil(left, (wake) => list.add(wake));
+      if (conn.closed) {
+        // its client left between the wake-up and now: pass the turn on, take nothing
+        list.wakeOne();
+        throw new Cancelled();
+      }
       if (ready()) return take();
       if (!woke) throw timeoutError();
     }
@@ -668,6 +676,10 @@ export class ManagedLock implements Releasable {
       const left = deadline === undefined ? undefined : deadline - Date.now();
       if (left !== undefined && left <= 0) return false;
       const woke = await waitUntil(left, (wake) => this.waiters.add(wake));
+      if (conn.closed) {
+        this.waiters.wakeOne();
+        throw new Cancelled();
+      }
       if (this.canTake(conn)) {
         this.take(conn);
         return true;
@@ -774,11 +786,16 @@ export class ManagedSemaphore {
     return this.#wait(timeout);
   }
   async #wait(timeout: number | undefined): Promise<boolean> {
+    const conn = caller().conn;
     const deadline = timeout === undefined ? undefined : Date.now() + timeout;
     for (;;) {
       const left = deadline === undefined ? undefined : deadline - Date.now();
       if (left !== undefined && left <= 0) return false;
       const woke = await waitUntil(left, (wake) => this.#waiters.add(wake));
+      if (conn.closed) {
+        this.#waiters.wakeOne();
+        throw new Cancelled();
+      }
       if (this.#value > 0) {
         this.#value--;
         return true;
@@ -837,7 +854,7 @@ export class ManagedCondition {
     return woke.then(async (ok) => {
       await this.lock.takeWhenFree(conn);
       if (depth > 1) this.lock.restore(conn, depth);
-      if (cancelled) {
+      if (cancelled || conn.closed) {
         // the client gave up: it must not be left holding the lock it asked to wait on
         this.lock.releaseAll();
         throw new Cancelled();

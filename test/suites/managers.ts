@@ -813,6 +813,16 @@ export function managersSuite(method: StartMethod): void {
       await p.join(20_000);
       assert.equal(p.isAlive(), false);
       assert.equal(await lock.acquire({ timeout: 20_000 }), true, 'the lock came back when its holder died');
+      // a client killed while it waits for the lock never gets it
+      const ev2 = await m.Event();
+      const w = spawn(F.waitForLock, [lock, ev2]);
+      assert.equal(await ev2.wait(30_000), true, 'the child waits for the lock');
+      w.kill();
+      await w.join(20_000);
+      assert.equal(w.isAlive(), false);
+      await lock.release();
+      // (the server may learn of the death after this release: either way the lock must come back)
+      assert.equal(await lock.acquire({ timeout: 20_000 }), true, 'the lock is not lost to the dead waiter');
       await lock.release();
     });
 
