@@ -10,6 +10,7 @@ export default defineConfig({
     'child/broker': 'src/child/broker.ts',
     'child/broker-client': 'src/child/broker-client.ts',
     'child/pool-worker': 'src/child/pool-worker.ts',
+    'child/manager-server': 'src/child/manager-server.ts',
   },
   format: ['esm', 'cjs'],
   target: 'node20',

@@ -43,6 +43,10 @@ const FULL = {
   pipeMB: 64, // large message
   lockN: 2_000_000, // locks: uncontended acquire+release pairs
   lockPairN: 200_000, // locks: locked increments per worker, two workers
+  mgrN: 100_000, // managers: dict calls per repetition (half set, half get)
+  mgrBatch: 1_000, // managers: calls in flight at once
+  mgrRtN: 5_000, // managers: sequential round trips per repetition
+  pyMgrThreads: 8, // managers: Python threads issuing calls at once (one connection each)
 };
 const QUICK = {
   ...FULL,
@@ -61,13 +65,15 @@ const QUICK = {
   ourQueueN: 200_000,
   lockN: 500_000,
   lockPairN: 50_000,
+  mgrN: 40_000,
+  mgrRtN: 2_000,
 };
 
 const HELP = `usage: node bench/run.mjs [--quick] [--only <workload>[,<workload>...]] [--reps N]
                           [--no-python] [--no-ours] [--readme]
 workloads: tiny (tiny tasks), map (map of small items), cpu (CPU scaling), startup (start-up), ready (pool ready),
            roundtrip (round trip), queue (queue throughput), pipe-bytes (large message), locks,
-           internals; full names and prefixes work too.`;
+           managers, internals; full names and prefixes work too.`;
 
 function parseArgs(argv) {
   const o = { quick: false, only: null, reps: null, python: true, ours: true, readme: false };
@@ -112,6 +118,8 @@ const METRICS = {
   locks: { title: 'locks', unit: 'ops/s', better: 'higher' },
   'pipe-bytes': { title: 'one 64 MB message through a Pipe (child start included)', unit: 'MB/s', better: 'higher' },
   'lib-us': { title: 'library internals (function lookup, serialization)', unit: 'µs', better: 'lower' },
+  'mgr-dict': { title: 'manager dict set/get, many calls in flight', unit: 'ops/s', better: 'higher' },
+  'mgr-rtt': { title: 'manager proxy call round trip', unit: 'µs', better: 'lower' },
 };
 
 const norm = (s) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
@@ -592,6 +600,16 @@ async function locks(P, opts) {
   await pythonRows('locks', P, opts);
 }
 
+async function managers(P, opts) {
+  if (opts.ours) {
+    const r = await runChild(process.execPath, [here('./managers.mjs'), JSON.stringify(P)], { timeoutMs: 300_000, prefix: '  managers|' });
+    const rows = r.msgs.filter((x) => x.tag === 'row');
+    for (const m of rows) record('managers', { ...m, lang: 'js', othersCpu: r.othersCpu });
+    if (!rows.length) record('managers', { metric: 'mgr-dict', row: 'ours Manager', kind: 'ours', error: `no result (${r.error ?? r.signal ?? r.code})` });
+  }
+  await pythonRows('managers', P, opts);
+}
+
 async function internals(P, opts) {
   if (!opts.ours) return;
   const r = await runChild(process.execPath, ['--import', 'tsx', here('./internals.ts'), JSON.stringify({ reps: P.reps, quick: opts.quick })], {
@@ -612,6 +630,7 @@ const WORKLOADS = [
   { key: 'roundtrip', title: 'round trip', metrics: ['roundtrip'], run: roundTrip, what: (P) => `one message there and back, ${P.rtN} times after ${P.rtWarm} warm-up; µs per trip` },
   { key: 'pipe-bytes', title: 'large message', metrics: ['pipe-bytes'], run: pipeBytes, what: () => 'one 64 MB sendBytes from a new child to the parent; MB/s' },
   { key: 'locks', title: 'locks', metrics: ['locks'], run: locks, what: (P) => `uncontended acquire+release (${P.lockN}), and two workers doing ${P.lockPairN} locked increments each` },
+  { key: 'managers', title: 'managers', metrics: ['mgr-dict', 'mgr-rtt'], run: managers, what: (P) => `a manager's dict through its proxy: ${P.mgrN} set/get calls, ${P.mgrBatch} in flight (Python: ${P.pyMgrThreads} threads, one connection each, and one thread); ${P.mgrRtN} sequential gets for the round trip` },
   { key: 'internals', title: 'library internals', metrics: ['lib-us'], run: internals, what: () => 'function lookup and encode() paths, in one process (tsx, src/)' },
   { key: 'queue', title: 'queue throughput', metrics: ['queue'], run: queueThroughput, what: (P) => `integers from one worker to another (${P.pmQueueN} postMessage, ${P.ringN} ring, ${P.ourQueueN} ours, ${P.pyQueueN} Python)` },
 ];

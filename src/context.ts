@@ -14,6 +14,7 @@ import { SharedMemory, ShareableList } from './shared-memory.js';
 import { Queue, JoinableQueue, SimpleQueue } from './queues.js';
 import { Pipe } from './connection.js';
 import { Pool, type PoolOptions } from './pool.js';
+import { Manager, type ManagerOptions, type SyncManager } from './managers.js';
 
 /** Names accepted for a start method: ours, plus `'spawn'` as a synonym of `'process'`. */
 export type StartMethodName = StartMethod | 'spawn';
@@ -62,6 +63,8 @@ export interface Context {
   readonly Pipe: typeof Pipe;
   /** {@link Pool} whose workers use this context's start method (Python's `ctx.Pool()`). */
   readonly Pool: typeof Pool;
+  /** Starts a SyncManager whose server runs on this context's start method. */
+  readonly Manager: (options?: ManagerOptions) => Promise<SyncManager>;
 }
 
 const KEY = Symbol.for('multiprocessing-ts.contexts');
@@ -132,6 +135,7 @@ export function getContext(method?: StartMethodName): Context {
           super({ ...o, context: o.context ?? m });
         }
       },
+      Manager: (options?: ManagerOptions) => Manager({ ...options, context: options?.context ?? m }),
     });
     map.set(m, ctx);
   }

@@ -60,6 +60,9 @@ function normalizeModule(module: string | URL, argName: string): string {
 
 function moduleKind(url: string): 'esm' | 'cjs' {
   if (!url.startsWith('file:')) return 'esm';
+  // Node loads a .cjs file as CommonJS whatever loaded it so far (e.g. the library's own
+  // worker entries in its CommonJS build, not yet required here)
+  if (url.endsWith('.cjs')) return 'cjs';
   try {
     return requireHere.cache[fileURLToPath(url)] ? 'cjs' : 'esm';
   } catch {

@@ -10,3 +10,4 @@ import './sharedctypes.js';
 import './shared-memory.js';
 import './queues.js';
 import './connection.js';
+import './managers.js';

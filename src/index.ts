@@ -141,3 +141,39 @@ export {
 // Shared option types
 export type { WaitOptions } from './internal/validators.js';
 export type { ResourceLimits } from './backends/backend.js';
+
+// Managers (objects kept by a server, reached through proxies, local or remote)
+export {
+  Manager,
+  BaseManager,
+  SyncManager,
+  Server,
+  BaseProxy,
+  DictProxy,
+  ListProxy,
+  NamespaceProxy,
+  ValueProxy,
+  ArrayProxy,
+  QueueProxy,
+  JoinableQueueProxy,
+  AcquirerProxy,
+  SemaphoreProxy,
+  ConditionProxy,
+  EventProxy,
+  BarrierProxy,
+  PoolProxy,
+  registerProxyType,
+  DEFAULT_MANAGER_MAX_MESSAGE_SIZE,
+  type AutoProxy,
+  type Remote,
+  type Token,
+  type ProxyInit,
+  type DictKey,
+  type ManagerOptions,
+  type StartOptions,
+  type RegisterOptions,
+  type ManagedFactory,
+  type ProxyType,
+  type ProxyAcquireOptions,
+  type ProxyQueueOptions,
+} from './managers.js';

@@ -340,8 +340,70 @@ def pipe_bytes(P):
     run()
 
 
+def _mgr_calls(d, lo, hi):
+    for i in range(lo, hi):
+        d["k%d" % i] = i
+    for i in range(lo, hi):
+        if d["k%d" % i] != i:
+            raise RuntimeError("wrong value read back")
+
+
+def managers(P):
+    import threading
+    n, reps, threads, rt_n = P["mgrN"], P["reps"], P["pyMgrThreads"], P["mgrRtN"]
+    m = mp.Manager()
+    try:
+        d = m.dict()
+
+        @guarded("mgr-dict", "python Manager().dict(), %d threads" % threads)
+        def many():
+            per = n // (2 * threads)
+            samples = []
+            for r in range(reps + 1):
+                ts = [threading.Thread(target=_mgr_calls, args=(d, k * per, (k + 1) * per)) for k in range(threads)]
+                t = time.perf_counter()
+                for x in ts:
+                    x.start()
+                for x in ts:
+                    x.join()
+                dt = time.perf_counter() - t
+                if r:
+                    samples.append(2 * per * threads / dt)
+            emit("mgr-dict", "python Manager().dict(), %d threads" % threads, samples, n=n, threads=threads)
+
+        @guarded("mgr-dict", "python Manager().dict(), one thread")
+        def one():
+            samples = []
+            for r in range(reps + 1):
+                t = time.perf_counter()
+                _mgr_calls(d, 0, n // 2)
+                dt = time.perf_counter() - t
+                if r:
+                    samples.append(n / dt)
+            emit("mgr-dict", "python Manager().dict(), one thread", samples, n=n)
+
+        @guarded("mgr-rtt", "python Manager().dict() d[k] round trip")
+        def rtt():
+            d["k0"] = 0
+            samples = []
+            for r in range(reps + 1):
+                t = time.perf_counter()
+                for _ in range(rt_n):
+                    d["k0"]
+                dt = time.perf_counter() - t
+                if r:
+                    samples.append(dt / rt_n * 1e6)
+            emit("mgr-rtt", "python Manager().dict() d[k] round trip", samples, n=rt_n)
+
+        many()
+        one()
+        rtt()
+    finally:
+        m.shutdown()
+
+
 WORKLOADS = {"locks": locks, "tiny": tiny, "map": map_, "cpu": cpu, "startup": startup, "queue": queue,
-             "roundtrip": roundtrip, "pipe-bytes": pipe_bytes}
+             "roundtrip": roundtrip, "pipe-bytes": pipe_bytes, "managers": managers}
 
 if __name__ == "__main__":
     print("@@info " + json.dumps({"python": sys.version.split()[0],

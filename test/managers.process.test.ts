@@ -1,0 +1,3 @@
+import { managersSuite } from './suites/managers.js';
+
+managersSuite('process');
