@@ -233,7 +233,18 @@ const EXPECT = {
       t.ok(t.lines.join('\n') === '3.1415927\n[0, -1, -2, -3, -4, -5, -6, -7, -8, -9]', 'the value and the negated array');
     },
   },
-  '16-manager.ts': pending('Manager: being built on its own branch; the lead adds this example with it'),
+  '16-manager.ts': {
+    check(t) {
+      t.ok(t.lines[0] === "Map(3) { 1 => '1', '2' => 2, 0.25 => null }", `the child's changes to the dict: ${t.lines[0]}`);
+      t.ok(t.lines[1] === '[9,8,7,6,5,4,3,2,1,0]', `the list, reversed by the child: ${t.lines[1]}`);
+    },
+  },
+  '00-tour.ts': {
+    check(t) {
+      // README's tour, as it is printed there.
+      t.ok(t.lines.join(',') === '0,1,2,TimeoutError,3', `the tour's story: ${t.lines.join(',')}`);
+    },
+  },
   '17-queue-producer-consumer.ts': {
     check(t) {
       t.ok(t.lines.join(',') === '0,1,2,3,4,5,6,7,8,9', `0..9 in order, then the sentinel ends it (got ${t.lines.join(',')})`);
