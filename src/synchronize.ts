@@ -158,6 +158,13 @@ function spinFor(n: number): void {
 const SELF = selfKey();
 const MY_PID = process.pid;
 const MY_TID = Number(SELF & 0xffffffffn);
+/**
+ * What this thread writes as the owner's thread word: its id + 1, so that 0 always means "no
+ * owner written". (The main thread's id is 0: written as itself, a waiting main thread saw a
+ * worker's half-written owner (its pid, thread word still 0) as its own hold, and two threads
+ * held the lock at once.)
+ */
+const MY_TID_WORD = MY_TID + 1;
 
 const kInit = Symbol('init');
 
@@ -183,12 +190,14 @@ abstract class MutexBase extends Shared {
   /** @internal */
   protected setOwner(): void {
     this.A.set(this.i32, OWNER_PID, MY_PID); // ordered before the atomic store below
-    this.A.store(this.i32, OWNER_TID, MY_TID);
+    this.A.store(this.i32, OWNER_TID, MY_TID_WORD);
   }
 
   /** @internal owner key, for messages and liveness. */
   protected ownerKey(): bigint {
-    return (BigInt(this.A.load(this.i32, OWNER_PID)) << 32n) | BigInt(this.A.load(this.i32, OWNER_TID));
+    // A thread word of 0 (an owner half-written or half-cleared) reads as thread 0, which counts as alive.
+    const word = this.A.load(this.i32, OWNER_TID);
+    return (BigInt(this.A.load(this.i32, OWNER_PID)) << 32n) | BigInt(word === 0 ? 0 : word - 1);
   }
 
   /**
@@ -283,13 +292,15 @@ abstract class MutexBase extends Shared {
   }
 
   /**
-   * @internal true when the running thread holds it. Plain reads suffice: only the
-   * holder writes its own id, and clears it before letting go.
+   * @internal true when the running thread holds it. Only the holder writes its own id, and
+   * clears it before letting go; the thread word is read again after the pid, so that a thread
+   * word and a pid of two different owners (one letting go, the next taking over between the
+   * reads) do not pass for ours.
    */
   protected heldBySelf(): boolean {
     const a = this.i32;
     const A = this.A;
-    return A.get(a, OWNER_TID) === MY_TID && A.get(a, OWNER_PID) === MY_PID && A.get(a, S) !== 0;
+    return A.load(a, OWNER_TID) === MY_TID_WORD && A.load(a, OWNER_PID) === MY_PID && A.load(a, OWNER_TID) === MY_TID_WORD && A.load(a, S) !== 0;
   }
 
   /** Acquires, runs `fn`, and releases even when `fn` throws (Python's `with lock:`). */

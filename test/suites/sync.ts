@@ -92,6 +92,24 @@ export function syncSuite(method: StartMethod, options: SyncSuiteOptions = {}): 
       assert.equal(v.value, 3 * n(20_000));
     });
 
+    it('an RLock held by a worker is never taken for the main thread\'s own (10 rounds, 3 contenders)', T, async () => {
+      // Regression: the main thread's id is 0, and a worker taking the lock writes its pid first
+      // and its thread id after; a main thread looking in between saw its own hold and went in.
+      for (let round = 0; round < 10; round++) {
+        const v = new Value('i', 0);
+        const lock = v.getLock() as RLock;
+        const ps = [0, 1].map(() => spawn(F.lockedIncrements, [v, n(10_000)]));
+        for (let i = 0; i < n(10_000); i++) {
+          await lock.acquire();
+          v.getObj().value += 1;
+          lock.release();
+        }
+        for (const p of ps) await p.join(60_000);
+        for (const p of ps) assert.equal(p.exitCode, 0, `round ${round}: a worker failed`);
+        assert.equal(v.value, 3 * n(10_000), `round ${round}: increments lost`);
+      }
+    });
+
     it('an awaited acquire does not block the event loop', T, async () => {
       const lock = new Lock();
       const held = new Event();
