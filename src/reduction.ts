@@ -326,50 +326,62 @@ const builtinErrors: Record<string, ErrorConstructor | AggregateErrorConstructor
  * a value, the caller encodes again with `force` to name the offending part.
  */
 export function encode(value: unknown, path: string, force = false): Encoded {
-  if (!force && !needsWalk(value, null)) return { data: value, walked: false };
+  if (!force && !needsWalk(value)) return { data: value, walked: false };
   return { data: walk(value, path), walked: true };
 }
 
-/** True when `value` holds anything structured clone would not carry faithfully. */
-function needsWalk(value: unknown, seen: Set<object> | null): boolean {
-  if (value === null) return false;
-  const t = typeof value;
-  if (t !== 'object') return t === 'function' || t === 'symbol';
-  const obj = value as object;
-  if (ArrayBuffer.isView(obj)) return false;
-  if (Array.isArray(obj)) {
-    for (let i = 0; i < obj.length; i++) {
-      const v: unknown = obj[i];
-      if (v !== null && (typeof v === 'object' || typeof v === 'function' || typeof v === 'symbol')) {
-        seen ??= new Set();
-        if (seen.has(obj)) return false;
-        seen.add(obj);
-        for (let j = i; j < obj.length; j++) if (needsWalk(obj[j], seen)) return true;
+/**
+ * @internal a scan for values that hold anything but plain data, to be walked before
+ * sending: functions, symbols, objects with a prototype other than a pass-through builtin
+ * (`passThrough`: their `Object.prototype.toString` tags), and plain objects carrying the own
+ * key `mark`. Shared by the worker codec here and the managers' wire format.
+ */
+export function plainDataScan(passThrough: ReadonlySet<string>, mark: string): (value: unknown) => boolean {
+  const needsWalk = (value: unknown, seen: Set<object> | null): boolean => {
+    if (value === null) return false;
+    const t = typeof value;
+    if (t !== 'object') return t === 'function' || t === 'symbol';
+    const obj = value as object;
+    if (ArrayBuffer.isView(obj)) return false;
+    if (Array.isArray(obj)) {
+      // The common case (a call's arguments: primitives) needs no bookkeeping.
+      for (let i = 0; i < obj.length; i++) {
+        const v: unknown = obj[i];
+        if (v !== null && (typeof v === 'object' || typeof v === 'function' || typeof v === 'symbol')) {
+          seen ??= new Set();
+          if (seen.has(obj)) return false;
+          seen.add(obj);
+          for (let j = i; j < obj.length; j++) if (needsWalk(obj[j], seen)) return true;
+          return false;
+        }
+      }
+      return false;
+    }
+    seen ??= new Set();
+    if (seen.has(obj)) return false;
+    seen.add(obj);
+    const proto = Object.getPrototypeOf(obj) as object | null;
+    if (proto !== Object.prototype && proto !== null) {
+      if (obj instanceof Map) {
+        for (const [k, v] of obj) if (needsWalk(k, seen) || needsWalk(v, seen)) return true;
         return false;
       }
+      if (obj instanceof Set) {
+        for (const v of obj) if (needsWalk(v, seen)) return true;
+        return false;
+      }
+      // Errors, registered classes, library handles, and anything else with a prototype.
+      return !passThrough.has(Object.prototype.toString.call(obj));
     }
+    if (Object.hasOwn(obj, mark)) return true;
+    for (const key of Object.keys(obj)) if (needsWalk((obj as Record<string, unknown>)[key], seen)) return true;
     return false;
-  }
-  seen ??= new Set();
-  if (seen.has(obj)) return false;
-  seen.add(obj);
-  const proto = Object.getPrototypeOf(obj) as object | null;
-  if (proto !== Object.prototype && proto !== null) {
-    if (obj instanceof Map) {
-      for (const [k, v] of obj) if (needsWalk(k, seen) || needsWalk(v, seen)) return true;
-      return false;
-    }
-    if (obj instanceof Set) {
-      for (const v of obj) if (needsWalk(v, seen)) return true;
-      return false;
-    }
-    // Errors, registered classes, library handles, and anything else with a prototype.
-    return !passThroughTags.has(Object.prototype.toString.call(obj));
-  }
-  if (Object.hasOwn(obj, MARK)) return true;
-  for (const key in obj) if (needsWalk((obj as Record<string, unknown>)[key], seen)) return true;
-  return false;
+  };
+  return (value) => needsWalk(value, null);
 }
+
+/** True when `value` holds anything structured clone would not carry faithfully. */
+const needsWalk = plainDataScan(passThroughTags, MARK);
 
 /** Decodes a value that crossed; imports modules of function references. @internal */
 export async function decode(enc: Encoded): Promise<unknown> {

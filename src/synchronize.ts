@@ -300,7 +300,8 @@ abstract class MutexBase extends Shared {
   protected heldBySelf(): boolean {
     const a = this.i32;
     const A = this.A;
-    return A.load(a, OWNER_TID) === MY_TID_WORD && A.load(a, OWNER_PID) === MY_PID && A.load(a, OWNER_TID) === MY_TID_WORD && A.load(a, S) !== 0;
+    // (The atomic load of the state word also keeps the compiler from merging the two reads.)
+    return A.get(a, OWNER_TID) === MY_TID_WORD && A.get(a, OWNER_PID) === MY_PID && A.load(a, S) !== 0 && A.get(a, OWNER_TID) === MY_TID_WORD;
   }
 
   /** Acquires, runs `fn`, and releases even when `fn` throws (Python's `with lock:`). */

@@ -23,6 +23,7 @@
 import { serialize, deserialize } from 'node:v8';
 import { state } from '../internal/state.js';
 import { errorClasses, RemoteError } from '../errors.js';
+import { plainDataScan } from '../reduction.js';
 
 /** Request operations. */
 export const OP_CALL = 0;
@@ -118,46 +119,7 @@ const passThroughTags = new Set([
 ]);
 
 /** True when a value holds anything but plain data (so it must be walked). */
-export function needsWalk(value: unknown, seen?: Set<object>): boolean {
-  if (value === null) return false;
-  const t = typeof value;
-  if (t !== 'object') return t === 'function' || t === 'symbol';
-  const obj = value as object;
-  if (ArrayBuffer.isView(obj)) return false;
-  if (Array.isArray(obj)) {
-    // the common case (a call's arguments: primitives) needs no bookkeeping
-    let i = 0;
-    for (; i < obj.length; i++) {
-      const v: unknown = obj[i];
-      if (v !== null && typeof v === 'object') break;
-      if (typeof v === 'function' || typeof v === 'symbol') return true;
-    }
-    if (i === obj.length) return false;
-    seen ??= new Set();
-    if (seen.has(obj)) return false;
-    seen.add(obj);
-    for (; i < obj.length; i++) if (needsWalk(obj[i], seen)) return true;
-    return false;
-  }
-  seen ??= new Set();
-  if (seen.has(obj)) return false;
-  seen.add(obj);
-  const proto = Object.getPrototypeOf(obj) as object | null;
-  if (proto !== Object.prototype && proto !== null) {
-    if (obj instanceof Map) {
-      for (const [k, v] of obj) if (needsWalk(k, seen) || needsWalk(v, seen)) return true;
-      return false;
-    }
-    if (obj instanceof Set) {
-      for (const v of obj) if (needsWalk(v, seen)) return true;
-      return false;
-    }
-    return !passThroughTags.has(Object.prototype.toString.call(obj));
-  }
-  if (Object.hasOwn(obj, MARK)) return true;
-  for (const key of Object.keys(obj)) if (needsWalk((obj as Record<string, unknown>)[key], seen)) return true;
-  return false;
-}
+export const needsWalk = plainDataScan(passThroughTags, MARK);
 
 /** How a walk out names special objects; returns undefined for "not mine". */
 export type ProxyToMarker = (v: object) => ProxyMarker | undefined;
