@@ -723,7 +723,7 @@ function writeMarkdown(info, file) {
   const flags = [info.mode === 'quick' ? '--quick' : '', info.only ? `--only ${info.only}` : ''].filter(Boolean);
   const head = [
     `Measured ${info.date.slice(0, 10)} by \`npm run bench${flags.length ? ` -- ${flags.join(' ')}` : ''}\` ` +
-      `on ${info.cpus} cores (${info.cpuModel}), ${info.platform}, Node ${info.node}, ${info.python ?? 'no Python'}; ` +
+      `on ${info.cpus} cores (${info.cpuModel}), ${info.platform}, Node ${info.node}, ${info.python ? `Python ${info.python}` : 'no Python'}; ` +
       `median of ${info.params.reps} repetitions per row (start-up: ${info.params.starts} starts). ` +
       'Ratios are speeds: above 1 is faster than the reference.',
   ];
