@@ -4,21 +4,19 @@
  * timeout, and a manager's dict.
  */
 import { Process, Pool, Queue, Value, Manager, isMain, currentTask } from 'multiprocessing-ts';
-
 export async function producer(q: Queue<number | null>, total: Value<'i'>): Promise<void> {
   for (let i = 0; i < 3; i++) await q.put(i);
   await total.getLock().with(() => { total.value += 3; }); // Python's  with total.get_lock():
   await q.put(null);                                        // a sentinel, as in Python
 }
-export function slow(n: number): number {
-  while (!currentTask().aborted) { /* a task can see that its caller gave up */ }
+export function slow(n: number): number {         // spins until its caller gives up: a task sees that
+  while (!currentTask().aborted);
   return n;
 }
 
 if (isMain()) {
   const q = new Queue<number | null>(), total = new Value('i', 0);
-  const p = new Process({ target: producer, args: [q, total] }); // a worker thread; getContext('process') for OS processes
-  p.start();
+  const p = new Process({ target: producer, args: [q, total] }); p.start(); // getContext('process').Process: OS processes
   for await (const x of q) console.log(x);                  // 0 1 2 (ends at the sentinel)
   await p.join(1000);                                       // milliseconds, like every timeout here
   await using pool = new Pool(2);
