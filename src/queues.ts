@@ -11,6 +11,7 @@ import { Ring, readAsync, readSync, writeAsync, writeSync, TIMEOUT, type RingRef
 import { decodeValue, decodeFullySync, encodeValue, finish } from './internal/codec.js';
 import { REDUCE, registerHandleKind, currentTransport, type Reduced } from './reduction.js';
 import { waitAsync, waitSync, SLICE_MS } from './internal/waiting.js';
+import { getUntilSentinel } from './internal/queue-iter.js';
 
 /** Python's SEM_VALUE_MAX: the bound of a queue created with `maxsize <= 0`. */
 const UNBOUNDED = 0x7fffffff;
@@ -280,14 +281,8 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
    * An async iterator of `get()` results that ends when `sentinel` arrives
    * (Python's `iter(q.get, sentinel)`); the sentinel itself is not yielded.
    */
-  async *iter(options: { sentinel?: unknown; signal?: AbortSignal } = {}): AsyncGenerator<T, void, undefined> {
-    const sentinel = 'sentinel' in options ? options.sentinel : null;
-    const signal = validateSignal(options);
-    for (;;) {
-      const x = await this.get(signal ? { signal } : undefined);
-      if (x === sentinel || (Number.isNaN(x) && Number.isNaN(sentinel))) return;
-      yield x;
-    }
+  iter(options: { sentinel?: unknown; signal?: AbortSignal } = {}): AsyncGenerator<T, void, undefined> {
+    return getUntilSentinel<T>(this, options);
   }
 
   /** `for await (const x of q)`: items until a `null` arrives. */

@@ -8,6 +8,7 @@ import { Empty, Full, ProcessError } from '../errors.js';
 import { validateSignal } from '../internal/validators.js';
 import type { GetOptions, PutOptions } from '../queues.js';
 import { WaitList, parseBlocking, sleepSync, wouldHang } from './common.js';
+import { getUntilSentinel } from '../internal/queue-iter.js';
 
 /**
  * A FIFO queue for async tasks of one thread (Python's `queue.Queue`, which is
@@ -189,14 +190,8 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
    * An async iterator of `get()` results that ends when `sentinel` arrives
    * (Python's `iter(q.get, sentinel)`); the sentinel itself is not yielded.
    */
-  async *iter(options: { sentinel?: unknown; signal?: AbortSignal } = {}): AsyncGenerator<T, void, undefined> {
-    const sentinel = 'sentinel' in options ? options.sentinel : null;
-    const signal = validateSignal(options);
-    for (;;) {
-      const x = await this.get(signal ? { signal } : undefined);
-      if (x === sentinel || (Number.isNaN(x) && Number.isNaN(sentinel))) return;
-      yield x;
-    }
+  iter(options: { sentinel?: unknown; signal?: AbortSignal } = {}): AsyncGenerator<T, void, undefined> {
+    return getUntilSentinel<T>(this, options);
   }
 
   /** `for await (const x of q)`: items until a `null` arrives. */
