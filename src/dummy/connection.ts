@@ -5,7 +5,7 @@
  * @internal
  */
 import { BufferTooShort, EOFError, ProcessError } from '../errors.js';
-import { validateSignal, validateTimeout } from '../internal/validators.js';
+import { validateSignal, asBytes, intArg, pollTimeout } from '../internal/validators.js';
 import type { BytesLike, RecvOptions } from '../connection.js';
 import { WaitList, sleepSync, wouldHang } from './common.js';
 
@@ -15,26 +15,6 @@ class Channel {
   writerClosed = false;
   readerClosed = false;
   readonly readers = new WaitList();
-}
-
-function asBytes(buf: unknown, name: string): Uint8Array {
-  if (buf instanceof Uint8Array) return buf;
-  if (ArrayBuffer.isView(buf)) return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (buf instanceof ArrayBuffer || buf instanceof SharedArrayBuffer) return new Uint8Array(buf);
-  throw new TypeError(`${name} must be a Uint8Array, another ArrayBufferView or an ArrayBuffer; received ${buf === null ? 'null' : typeof buf}`);
-}
-
-function intArg(v: unknown, name: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${name} must be an integer; received ${String(v)}`);
-  return v;
-}
-
-/** Python's poll timeout: default 0, `null`/`Infinity` forever, negative acts as 0. */
-function pollTimeout(ms: unknown): number {
-  if (ms === null) return Infinity;
-  if (ms === undefined) return 0;
-  const t = validateTimeout(ms, 'timeout');
-  return t === undefined ? Infinity : Math.max(0, t);
 }
 
 const kMake = Symbol('make');

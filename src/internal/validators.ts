@@ -42,3 +42,27 @@ export function validateSignal(options: unknown): AbortSignal | undefined {
   }
   return signal;
 }
+
+/** A byte buffer argument as a `Uint8Array` over the same memory (`sendBytes`, `recvBytesInto`). */
+export function asBytes(buf: unknown, name: string): Uint8Array {
+  if (buf instanceof Uint8Array) return buf;
+  if (ArrayBuffer.isView(buf)) return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (buf instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && buf instanceof SharedArrayBuffer)) {
+    return new Uint8Array(buf);
+  }
+  throw new TypeError(`${name} must be a Uint8Array, another ArrayBufferView or an ArrayBuffer; received ${buf === null ? 'null' : typeof buf}`);
+}
+
+/** An integer argument (offsets, sizes), checked. */
+export function intArg(v: unknown, name: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${name} must be an integer; received ${String(v)}`);
+  return v;
+}
+
+/** Python's `Connection.poll` timeout: default 0, `null`/`Infinity` forever, negative acts as 0. */
+export function pollTimeout(ms: unknown): number {
+  if (ms === null) return Infinity;
+  if (ms === undefined) return 0;
+  const t = validateTimeout(ms, 'timeout');
+  return t === undefined ? Infinity : Math.max(0, t);
+}
