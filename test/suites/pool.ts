@@ -289,12 +289,14 @@ export function poolSuite(method: StartMethod): void {
           const o = { isTTY: true, columns: 80, text: '', write(s: string) { o.text += s; return true; } };
           return o;
         };
+        // `env: {}` (a test hook of ProgressBar): the bar is drawn even where CI or TERM=dumb is set
+        const env = { env: {} } as object;
         const s1 = tty();
-        assert.deepEqual(await pool.map(F.sq, [1, 2, 3, 4, 5], 2, { progress: { stream: s1, label: 'squares' } }), [1, 4, 9, 16, 25]);
+        assert.deepEqual(await pool.map(F.sq, [1, 2, 3, 4, 5], 2, { progress: { stream: s1, label: 'squares', ...env } }), [1, 4, 9, 16, 25]);
         assert.match(s1.text, /squares: 100%.* 5\/5 /);
         const s2 = tty();
         const out: number[] = [];
-        for await (const v of pool.imap(F.sq, [1, 2, 3], 1, { progress: { stream: s2 } })) out.push(v);
+        for await (const v of pool.imap(F.sq, [1, 2, 3], 1, { progress: { stream: s2, ...env } })) out.push(v);
         assert.deepEqual(out, [1, 4, 9]);
         assert.match(s2.text, /100%.* 3\/3 /);
         assert.throws(() => pool.imap(F.sq, [1], 1, { progress: 'yes' as never }), TypeError);
