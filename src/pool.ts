@@ -12,6 +12,7 @@ import { lookupFunction, fnRef } from './fnref.js';
 import { entryUrl } from './backends/entry-url.js';
 import { getLogger } from './logging.js';
 import { validateSignal, validateTimeout } from './internal/validators.js';
+import { holdWake, releaseWake } from './internal/waiting.js';
 import type { poolWorkerMain } from './child/pool-worker.js';
 import { type TaskKind, type StopKind, TASK_APPLY, TASK_MAP, TASK_STARMAP, STOP_ABORT, STOP_TIMEOUT, encodeTask, decodeResult, encodeStop } from './protocol/pool.js';
 import { ProgressBar, type ProgressOptions } from './progress.js';
@@ -116,8 +117,19 @@ export class AsyncResult<T> implements PromiseLike<T> {
     return (this.#done ??= new Promise<void>((r) => (this.#resolveDone = r)));
   }
 
+  /** The outcome as one promise, made on first demand (`get()`, `then`) and kept. */
+  #promise: Promise<T> | null = null;
+  #resolve: ((value: T) => void) | null = null;
+  #reject: ((reason: unknown) => void) | null = null;
+
   #outcome(): Promise<T> {
-    return this.#state === 'ok' ? Promise.resolve(this.#value as T) : Promise.reject(this.#value);
+    if (this.#promise) return this.#promise;
+    if (this.#state === 'ok') return (this.#promise = Promise.resolve(this.#value as T));
+    if (this.#state === 'failed') return (this.#promise = Promise.reject(this.#value));
+    return (this.#promise = new Promise<T>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    }));
   }
 
   /** @internal */
@@ -126,6 +138,11 @@ export class AsyncResult<T> implements PromiseLike<T> {
     this.#state = ok ? 'ok' : 'failed';
     this.#value = value;
     this.#resolveDone?.();
+    if (this.#resolve) {
+      if (ok) this.#resolve(value as T);
+      else this.#reject!(value);
+      this.#resolve = this.#reject = null;
+    }
     return true;
   }
 
@@ -163,12 +180,13 @@ export class AsyncResult<T> implements PromiseLike<T> {
    * The value, waiting up to `ms` (default: forever).
    * @throws TimeoutError when not ready in time; the task's own error if it failed.
    */
-  async get(ms?: number, options?: { signal?: AbortSignal }): Promise<T> {
-    if (ms === undefined && options === undefined) {
-      // The common case: no timeout, no signal.
-      if (this.#state === 'pending') await this.#whenDone();
-      return this.#outcome();
-    }
+  get(ms?: number, options?: { signal?: AbortSignal }): Promise<T> {
+    // The common case, no timeout and no signal: one promise, shared by every caller.
+    if (ms === undefined && options === undefined) return this.#outcome();
+    return this.#getWithin(ms, options);
+  }
+
+  async #getWithin(ms: number | undefined, options: { signal?: AbortSignal } | undefined): Promise<T> {
     await this.wait(ms, options);
     if (this.#state === 'pending') throw new TimeoutError(`the result was not ready within ${ms} ms`);
     if (this.#state === 'failed') throw this.#value;
@@ -177,7 +195,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
 
   /** Promise-like: `await result`. */
   then<A = T, B = never>(onOk?: ((value: T) => A | PromiseLike<A>) | null, onErr?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
-    return this.get().then(onOk, onErr);
+    return this.#outcome().then(onOk, onErr);
   }
 }
 
@@ -187,7 +205,8 @@ interface Task {
   ref: FnRefData;
   kind: TaskKind;
   payload: unknown[];
-  settle: Settle;
+  /** Who learns the outcome: the call's result itself (a plain `applyAsync`), or a function. */
+  sink: Settle | AsyncResult<unknown>;
   done: boolean;
   /** The worker holding it, once handed over. */
   slot: Slot | null;
@@ -216,6 +235,8 @@ interface Slot {
   finished: number;
   /** Being topped up in the current dispatch round. */
   filling: boolean;
+  /** Tasks written to its queue since its reader was last woken. */
+  unwoken: number;
 }
 
 /** One worker in {@link PoolStats}. */
@@ -261,6 +282,16 @@ const DEFAULT_GRACE = 1000;
 const IDLE = Symbol('pool idle');
 const MAX_WINDOW = 256;
 const WINDOW_MS = 2;
+/**
+ * Tasks handed in by calls (`applyAsync` in a loop) are written to a worker's queue without
+ * waking it, and the worker is woken once for the lot: at this many, or when the caller's
+ * synchronous code is done (a microtask), or before this thread blocks in a wait. Woken for
+ * each task, a worker as fast as the caller would get up for one task and sleep again, and
+ * every wake-up is a system call on the caller's thread.
+ */
+const WAKE_BATCH = 128;
+/** Results read in a row without waiting, before the result loop lets the event loop run once. */
+const YIELD_EVERY = 256;
 
 /** @internal */
 export function checkFn(fn: unknown, name: string): asserts fn is AnyFn {
@@ -397,6 +428,8 @@ export class Pool {
   #completed = 0;
   #failed = 0;
   #pumping = false;
+  /** A wake-up of workers is held back until this synchronous run ends (see WAKE_BATCH). */
+  #wakeHeld = false;
   /**
    * Cancels the result loop's wait: when nothing is outstanding any more (a lost worker's
    * tasks are settled without a result, and the loop must not keep the program alive), or on
@@ -454,7 +487,7 @@ export class Pool {
       daemon: true,
     });
     proc.start();
-    const slot: Slot = { index, proc, tasks, control, inflight: new Map(), sentFns: new Set(), sentCount: 0, alive: true, busyMs: 0, finished: 0, filling: false };
+    const slot: Slot = { index, proc, tasks, control, inflight: new Map(), sentFns: new Set(), sentCount: 0, alive: true, busyMs: 0, finished: 0, filling: false, unwoken: 0 };
     void proc._whenExited().then(() => this.#onExit(slot));
     return slot;
   }
@@ -484,7 +517,7 @@ export class Pool {
       const code = slot.proc.exitCode;
       const tasks = [...slot.inflight.values()];
       slot.inflight.clear();
-      for (const t of tasks) t.settle(false, new WorkerLostError(`the pool worker ${slot.proc.name} ended (exit code ${code}) while it held this task`));
+      for (const t of tasks) this.#finish(t, false, new WorkerLostError(`the pool worker ${slot.proc.name} ended (exit code ${code}) while it held this task`));
     }
   }
 
@@ -502,26 +535,30 @@ export class Pool {
   }
 
   /** Queues one task; `settle` is called once with its outcome. */
-  #submit(fn: AnyFn, kind: TaskKind, payload: unknown[], settle: Settle): Task {
+  #submit(fn: AnyFn, kind: TaskKind, payload: unknown[], sink: Settle | AsyncResult<unknown>): Task {
     const f = this.#fn(fn);
-    const task: Task = { id: ++this.#taskSeq, fnId: f.id, ref: f.ref, kind, payload, settle: () => {}, done: false, slot: null, cancelled: false, grace: null };
+    const task: Task = { id: ++this.#taskSeq, fnId: f.id, ref: f.ref, kind, payload, sink, done: false, slot: null, cancelled: false, grace: null };
     this.#outstanding++;
-    task.settle = (ok, value) => {
-      if (task.done) return;
-      task.done = true;
-      if (task.grace) clearTimeout(task.grace);
-      // (A fixed reason: a default one is an error whose stack would keep this call's data alive.)
-      if (--this.#outstanding === 0 && this.#pumping) this.#stop.abort(IDLE);
-      if (ok) this.#completed++;
-      else this.#failed++;
-      settle(ok, value);
-      this.#maybeRetire();
-    };
     this.#pending.push(task);
     this.#queued++;
-    this.#dispatch();
+    this.#dispatch(true);
     this.#pump();
     return task;
+  }
+
+  /** A task's outcome (once): the pool's counts, then its caller. */
+  #finish(task: Task, ok: boolean, value: unknown): void {
+    if (task.done) return;
+    task.done = true;
+    if (task.grace) clearTimeout(task.grace);
+    // (A fixed reason: a default one is an error whose stack would keep this call's data alive.)
+    if (--this.#outstanding === 0 && this.#pumping) this.#stop.abort(IDLE);
+    if (ok) this.#completed++;
+    else this.#failed++;
+    const sink = task.sink;
+    if (sink instanceof AsyncResult) sink._settle(ok, value);
+    else sink(ok, value);
+    this.#maybeRetire();
   }
 
   /**
@@ -535,7 +572,7 @@ export class Pool {
     if (!slot) {
       task.cancelled = true;
       this.#queued--;
-      task.settle(false, reason);
+      this.#finish(task, false, reason);
       this.#wakeRoom();
       return;
     }
@@ -574,8 +611,42 @@ export class Pool {
     while (this.#roomWaiters.length && this.#queued < this.#maxQueue) this.#roomWaiters.shift()!.resolve();
   }
 
-  #dispatch(): void {
+  /** Wakes the workers that were handed tasks quietly. */
+  readonly #sendWakes = (): void => {
+    this.#wakeHeld = false;
+    releaseWake(this.#sendWakes);
+    for (const s of this.#slots) {
+      if (s && s.unwoken > 0) {
+        s.unwoken = 0;
+        if (s.alive) s.tasks._wakeReaders();
+      }
+    }
+  };
+
+  /**
+   * Hands pending tasks to workers. `batch` (calls handing in tasks): a worker is woken once
+   * it has {@link WAKE_BATCH} new tasks, the rest when this synchronous run ends; otherwise
+   * (the result loop) at the end of this round.
+   */
+  #dispatch(batch = false): void {
     if (this.#pendingHead >= this.#pending.length) return;
+    this.#fill();
+    let held = false;
+    for (const s of this.#slots) {
+      if (!s || s.unwoken === 0) continue;
+      if (!batch || s.unwoken >= WAKE_BATCH) {
+        s.unwoken = 0;
+        if (s.alive) s.tasks._wakeReaders();
+      } else held = true;
+    }
+    if (held && !this.#wakeHeld) {
+      this.#wakeHeld = true;
+      holdWake(this.#sendWakes);
+      queueMicrotask(this.#sendWakes);
+    }
+  }
+
+  #fill(): void {
     // A worker is topped up once it is down to half its window, and then filled: tasks go in
     // bursts, so a worker that runs faster than this thread hands out work finds several
     // waiting when it wakes, instead of being woken (a system call) for each one.
@@ -609,13 +680,14 @@ export class Pool {
       this.#queued--;
       const first = !best.sentFns.has(task.fnId);
       try {
-        best.tasks._putBytesSync(encodeTask([task.id, task.fnId, first ? task.ref : null, task.kind, task.payload]));
+        best.tasks._putBytesSync(encodeTask(task.id, task.fnId, first ? task.ref : null, task.kind, task.payload), true);
       } catch (e) {
         // The arguments cannot be sent: this task fails, the pool goes on.
-        task.settle(false, e);
+        this.#finish(task, false, e);
         continue;
       }
       if (first) best.sentFns.add(task.fnId);
+      best.unwoken++;
       best.sentCount++;
       task.slot = best;
       best.inflight.set(task.id, task);
@@ -630,13 +702,29 @@ export class Pool {
     if (this.#stop.signal.aborted) this.#stop = new AbortController();
     const stop = this.#stop.signal;
     void (async () => {
+      let inARow = 0;
       try {
         while (this.#outstanding > 0 && this.#state !== TERMINATE) {
-          const bytes = await this.#results._getBytes(stop);
+          // Results that are already there are read without a trip through the microtask
+          // queue; after a run of them the loop yields once, so that timers and I/O are not
+          // kept waiting while workers keep up with a long call.
+          let got = this.#results._getBytesOrWait(stop);
+          if (got instanceof Uint8Array) {
+            if (++inARow === YIELD_EVERY) {
+              inARow = 0;
+              await new Promise((r) => setImmediate(r));
+            }
+          } else {
+            inARow = 0;
+            got = await got;
+          }
+          const bytes = got;
           this.#inHand = true;
           const r = decodeResult(bytes);
           const { id, worker, ok, ms } = r;
-          const value = r.value instanceof Promise ? await r.value.catch((e: unknown) => e) : r.value;
+          const decodedValue = r.value;
+          r.value = undefined; // (the decoded record is reused: it must not keep this value alive)
+          const value = decodedValue instanceof Promise ? await decodedValue.catch((e: unknown) => e) : decodedValue;
           this.#inHand = false;
           this.#taskMs = this.#taskMs * 0.9 + ms * 0.1;
           this.#window = Math.max(PREFETCH, Math.min(MAX_WINDOW, Math.floor(WINDOW_MS / Math.max(this.#taskMs, 1e-4))));
@@ -651,7 +739,7 @@ export class Pool {
             slot.inflight.delete(id);
             slot.busyMs += ms;
             slot.finished++;
-            task.settle(ok === 1, value);
+            this.#finish(task, ok === 1, value);
             this.#dispatch();
           } // else: the task already failed (its worker was lost)
           this.#failLost();
@@ -713,6 +801,12 @@ export class Pool {
     if (args !== undefined && !Array.isArray(args)) throw new TypeError(`args must be an array; received ${typeof args}`);
     if (this.#queued >= this.#maxQueue) {
       throw new Full(`the pool's queue is full (maxQueue ${this.#maxQueue}): await pool.waitForRoom() first, or use await pool.apply()`);
+    }
+    if (options === undefined) {
+      // No callbacks, signal or timeout: the result is the task's only listener.
+      const result = new AsyncResult<Awaited<R>>();
+      this.#submit(fn as AnyFn, TASK_APPLY, args ?? [], result as AsyncResult<unknown>);
+      return result;
     }
     const { result, settle, own } = this.#wrap<Awaited<R>>(taskOptions(options), options);
     own(this.#submit(fn as AnyFn, TASK_APPLY, args ?? [], settle));
@@ -937,7 +1031,7 @@ export class Pool {
       if (s) s.inflight.clear();
       if (s?.alive) s.proc.kill();
     }
-    for (const t of tasks) t.settle(false, err);
+    for (const t of tasks) this.#finish(t, false, err);
     this.#stop.abort(err);
   }
 

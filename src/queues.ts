@@ -217,9 +217,25 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
   }
 
   /** @internal puts one raw frame (pools: their own encoding), blocking. */
-  _putBytesSync(bytes: Uint8Array): void {
-    const job = this.ring.newWrite([bytes]);
+  _putBytesSync(bytes: Uint8Array, quiet = false): void {
+    const job = this.ring.newWrite(bytes, true, quiet);
     writeSync(this.ring, job, Infinity, false);
+  }
+
+  /** @internal wakes the readers after `_putBytesSync(bytes, true)` calls. */
+  _wakeReaders(): void {
+    this.ring.wakeReaders();
+  }
+
+  /**
+   * @internal puts one raw frame: at once when there is room (no promise), else a promise of
+   * it. `bytes` may be a reused buffer: it is copied before any wait.
+   */
+  _putBytesOrWait(bytes: Uint8Array): void | Promise<void> {
+    const job = this.ring.newWrite(bytes);
+    if (this.ring.stepWrite(job, false) === null) return;
+    if (job.data === bytes) job.data = bytes.slice();
+    return writeAsync(this.ring, job, Infinity, false).then(() => undefined);
   }
 
   /** @internal puts one raw frame without blocking the event loop. */
@@ -230,11 +246,23 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
 
   /** @internal takes one raw frame, waiting without blocking the event loop. */
   async _getBytes(signal?: AbortSignal): Promise<Uint8Array> {
-    const job = this.ring.newRead(Infinity, false);
+    return this._getBytesOrWait(signal);
+  }
+
+  /**
+   * @internal takes one raw frame: the frame itself when one is there now (no promise, no
+   * trip through the microtask queue: a pool reads its results in a loop), else a promise of it.
+   */
+  _getBytesOrWait(signal?: AbortSignal): Uint8Array | Promise<Uint8Array> {
+    // A read that completes at once leaves its job as it found it: the next read reuses it.
+    const job = (this.#spareRead ??= this.ring.newRead(Infinity, false));
     const first = this.ring.stepRead(job, false);
     if (first instanceof Uint8Array) return first;
-    return (await readAsync(this.ring, job, Infinity, false, signal)) as Uint8Array;
+    this.#spareRead = null; // the wait owns it now
+    return readAsync(this.ring, job, Infinity, false, signal) as Promise<Uint8Array>;
   }
+
+  #spareRead: ReturnType<Ring['newRead']> | null = null;
 
   /** @internal takes one raw frame if one is there now, else null. */
   _getBytesNowait(): Uint8Array | null {

@@ -80,6 +80,9 @@ interface Hooks {
   end(): void;
 }
 
+/** Tasks taken in a row without waiting, before the loop lets the event loop run once. */
+const YIELD_EVERY = 256;
+
 async function serve(index: number, tasks: Queue<never>, results: Queue<never>, initializer: Fn | null, initargs: unknown[], maxTasks: number, hooks: Hooks): Promise<void> {
   if (initializer) await initializer(...initargs);
   const fns = new Map<number, Fn>();
@@ -87,8 +90,23 @@ async function serve(index: number, tasks: Queue<never>, results: Queue<never>, 
   // before it ran, so keep the reference apart from loading it).
   const refs = new Map<number, FnRefData>();
   let done = 0;
+  let inARow = 0;
+  // Results go in at once when the ring has room (most of the time), else wait for room.
+  let wait: void | Promise<void>;
   for (;;) {
-    const bytes = await tasks._getBytes();
+    // Tasks already queued are taken without a promise; after a run of them the loop lets the
+    // event loop turn once (the parent's messages, timers the tasks set).
+    let got = tasks._getBytesOrWait();
+    if (got instanceof Uint8Array) {
+      if (++inARow === YIELD_EVERY) {
+        inARow = 0;
+        await new Promise((r) => setImmediate(r));
+      }
+    } else {
+      inARow = 0;
+      got = await got;
+    }
+    const bytes = got;
     if (bytes.length === 0) return; // the pool's request to end
     const task = decodeTask(bytes);
     const { id, fnId, kind } = task;
@@ -98,7 +116,7 @@ async function serve(index: number, tasks: Queue<never>, results: Queue<never>, 
     const stopped = hooks.start(id);
     if (stopped) {
       // Stopped while it waited here: not run (but counted, as the pool counts what it sent).
-      await results._putBytes(encodeResult(id, index, 0, TaskContext._reasonFor(id, stopped), 0));
+      if ((wait = results._putBytesOrWait(encodeResult(id, index, 0, TaskContext._reasonFor(id, stopped), 0)))) await wait;
       if (maxTasks > 0 && ++done >= maxTasks) return;
       continue;
     }
@@ -125,14 +143,14 @@ async function serve(index: number, tasks: Queue<never>, results: Queue<never>, 
         value = out;
       }
       hooks.end();
-      await results._putBytes(encodeResult(id, index, 1, value, performance.now() - t0));
+      if ((wait = results._putBytesOrWait(encodeResult(id, index, 1, value, performance.now() - t0)))) await wait;
     } catch (err) {
       hooks.end();
       try {
-        await results._putBytes(encodeResult(id, index, 0, err, performance.now() - t0));
+        if ((wait = results._putBytesOrWait(encodeResult(id, index, 0, err, performance.now() - t0)))) await wait;
       } catch (e2) {
         // The error itself cannot be sent: send what can be.
-        await results._putBytes(encodeResult(id, index, 0, new Error(`${String((err as Error)?.message ?? err)} (the original error could not be sent: ${(e2 as Error).message})`), performance.now() - t0));
+        if ((wait = results._putBytesOrWait(encodeResult(id, index, 0, new Error(`${String((err as Error)?.message ?? err)} (the original error could not be sent: ${(e2 as Error).message})`), performance.now() - t0)))) await wait;
       }
     }
     if (maxTasks > 0 && ++done >= maxTasks) return;

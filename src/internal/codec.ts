@@ -132,6 +132,26 @@ function encodeCloned(value: unknown, what: string): Uint8Array {
   }
 }
 
+/** True when `encodeValue(v)` is the 5-byte int32 form (see `writeI32Value`). */
+export function isI32Value(v: unknown): v is number {
+  return typeof v === 'number' && (v | 0) === v && !Object.is(v, -0);
+}
+
+/** Writes, at `at` in `out`, the 5 bytes `encodeValue(v)` gives for an int32 `v`: no allocation. */
+export function writeI32Value(out: Uint8Array, at: number, v: number): void {
+  out[at] = T_I32;
+  out[at + 1] = v & 0xff;
+  out[at + 2] = (v >>> 8) & 0xff;
+  out[at + 3] = (v >>> 16) & 0xff;
+  out[at + 4] = (v >>> 24) & 0xff;
+}
+
+/** `decodeValue(bytes.subarray(at, at + n))`, without the view for the small forms. */
+export function decodeValueAt(bytes: Uint8Array, at: number, n: number): unknown {
+  if (n === 5 && bytes[at] === T_I32) return bytes[at + 1]! | (bytes[at + 2]! << 8) | (bytes[at + 3]! << 16) | (bytes[at + 4]! << 24);
+  return decodeValue(bytes.subarray(at, at + n));
+}
+
 /** Decodes what `encodeValue` wrote. `bytes` must not be shared memory. */
 export function decodeValue(bytes: Uint8Array): unknown {
   const tag = bytes[0];

@@ -122,6 +122,8 @@ interface WriteJob {
   countsItem: boolean;
   /** Set when the message went to an item segment: its length and the segment's name. */
   side: { total: number; name: string } | null;
+  /** Publish without waking sleeping readers: the writer calls `wakeReaders()` after a burst. */
+  quiet: boolean;
 }
 
 /** A read in progress. */
@@ -219,9 +221,10 @@ export class Ring {
   // ---------------------------------------------------------------------------------
   // Writing
 
-  newWrite(parts: readonly Uint8Array[], countsItem = true): WriteJob {
+  newWrite(parts: Uint8Array | readonly Uint8Array[], countsItem = true, quiet = false): WriteJob {
     let data: Uint8Array;
-    if (parts.length === 1) data = parts[0]!;
+    if (parts instanceof Uint8Array) data = parts;
+    else if (parts.length === 1) data = parts[0]!;
     else {
       let n = 0;
       for (const p of parts) n += p.length;
@@ -238,10 +241,20 @@ export class Ring {
     if (data.length > this.#piece && this.#sideItems) {
       const name = createItemSegment(this.#seg, data);
       if (name !== null) {
-        return { data: utf8.encode(name), off: 0, started: false, countsItem, side: { total: data.length, name } };
+        return { data: utf8.encode(name), off: 0, started: false, countsItem, side: { total: data.length, name }, quiet };
       }
     }
-    return { data, off: 0, started: false, countsItem, side: null };
+    return { data, off: 0, started: false, countsItem, side: null, quiet };
+  }
+
+  /**
+   * Wakes the sleeping readers (after quiet writes), unless a wake-up is already on its way to
+   * them. A writer that fills a burst of messages and then wakes once lets a reader find the
+   * whole burst, instead of getting up for the first message and going back to sleep.
+   */
+  wakeReaders(): void {
+    const a = this.#i32;
+    if (Atomics.load(a, R_SLEEP) > 0 && Atomics.exchange(a, R_WOKEN, 1) === 0) notify(a, DSEQ, Infinity);
   }
 
   /**
@@ -322,7 +335,8 @@ export class Ring {
         job.started = false;
       }
       Atomics.add(a, DSEQ, 1);
-      if (Atomics.load(a, R_SLEEP) > 0 && Atomics.exchange(a, R_WOKEN, 1) === 0) notify(a, DSEQ, Infinity);
+      // (A message in pieces wakes its reader at every piece: the reader holds the read side.)
+      if ((!job.quiet || !last) && Atomics.load(a, R_SLEEP) > 0 && Atomics.exchange(a, R_WOKEN, 1) === 0) notify(a, DSEQ, Infinity);
       if (last) return null;
     }
   }
@@ -735,6 +749,8 @@ export function writeSync(ring: Ring, job: WriteJob, timeoutMs: number, pipe: bo
       if (!ring.lockWriterSync(job, going ? Infinity : deadline)) return false;
       continue;
     }
+    // Waiting for room: the readers must be awake to make it (quiet writes did not wake them).
+    if (job.quiet) ring.wakeReaders();
     const t0 = performance.now();
     ring.waitSync(r, left);
     if (pipe) reapAfter(ring, READERS, t0);
@@ -763,6 +779,7 @@ export async function writeAsync(ring: Ring, job: WriteJob, timeoutMs: number, p
         if (!(await ring.lockWriterAsync(job, going ? Infinity : deadline, sig))) return false;
         continue;
       }
+      if (job.quiet) ring.wakeReaders();
       const t0 = performance.now();
       await ring.waitAsync(r, left, sig);
       if (pipe) reapAfter(ring, READERS, t0);

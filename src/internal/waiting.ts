@@ -61,9 +61,33 @@ function addressOf(i32: Int32Array, index: number): number {
 }
 
 /** Blocks the calling thread until woken, the value differs, or `timeoutMs` passes. */
+/** Wake-ups held back by writers of this thread (see `holdWake`), sent before it blocks. */
+const heldWakes = new Set<() => void>();
+
+/**
+ * Registers a wake-up that a writer holds back to send after a burst (in a microtask). If this
+ * thread blocks in a wait first, it is sent then: the thread would otherwise wait for a reader
+ * that nobody woke.
+ */
+export function holdWake(send: () => void): void {
+  heldWakes.add(send);
+}
+
+/** The held wake-up went out by itself. */
+export function releaseWake(send: () => void): void {
+  heldWakes.delete(send);
+}
+
+function sendHeldWakes(): void {
+  const sends = [...heldWakes];
+  heldWakes.clear();
+  for (const send of sends) send();
+}
+
 export function waitSync(i32: Int32Array, index: number, expected: number, timeoutMs: number): WaitResult {
   // The kernel would re-check the word too; checking here first spares the system call.
   if (Atomics.load(i32, index) !== expected) return 'not-equal';
+  if (heldWakes.size > 0) sendHeldWakes();
   const t = timeoutMs === Infinity ? SLICE_MS : Math.min(timeoutMs, SLICE_MS);
   const m = mechanismFor(i32);
   if (m === 1) {

@@ -3,7 +3,7 @@
  * @internal
  */
 import type { FnRefData } from './messages.js';
-import { encodeValue, decodeValue, finish } from '../internal/codec.js';
+import { encodeValue, decodeValueAt, finish, isI32Value, writeI32Value } from '../internal/codec.js';
 
 /** `fn(...args)`: one call. */
 export const TASK_APPLY = 0;
@@ -30,88 +30,148 @@ export type PoolResult = [id: number, worker: number, ok: 0 | 1, value: unknown,
 
 const utf8 = new TextEncoder();
 const utf8d = new TextDecoder();
+const NO_BYTES = new Uint8Array(0);
 
-function frame(head: number[], f64: number | null, parts: Uint8Array[]): Uint8Array {
-  let n = head.length * 4 + (f64 === null ? 0 : 8) + parts.length * 4;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  const dv = new DataView(out.buffer);
-  let o = 0;
-  for (const h of head) {
-    dv.setInt32(o, h, true);
-    o += 4;
-  }
-  if (f64 !== null) {
-    dv.setFloat64(o, f64, true);
-    o += 8;
-  }
-  for (const p of parts) {
-    dv.setUint32(o, p.length, true);
-    o += 4;
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+/**
+ * Frames are built in one buffer per thread, reused by every frame (a pool hands out tasks by
+ * the hundred thousand per second: one allocation less each counts). `frameView()` is valid
+ * until the next frame is started (copy it to keep it).
+ */
+let fbuf = new Uint8Array(1024);
+let fdv = new DataView(fbuf.buffer);
+let flen = 0;
+
+function room(n: number): void {
+  if (flen + n <= fbuf.length) return;
+  let size = fbuf.length * 2;
+  while (size < flen + n) size *= 2;
+  const next = new Uint8Array(size);
+  next.set(fbuf.subarray(0, flen));
+  fbuf = next;
+  fdv = new DataView(next.buffer);
 }
 
-function parts(bytes: Uint8Array, at: number, count: number): Uint8Array[] {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out: Uint8Array[] = [];
-  let o = at;
-  for (let i = 0; i < count; i++) {
-    const n = dv.getUint32(o, true);
-    o += 4;
-    out.push(bytes.subarray(o, o + n));
-    o += n;
+function putI32(v: number): void {
+  room(4);
+  fdv.setInt32(flen, v, true);
+  flen += 4;
+}
+
+function putF64(v: number): void {
+  room(8);
+  fdv.setFloat64(flen, v, true);
+  flen += 8;
+}
+
+/** A length-prefixed part. */
+function putPart(p: Uint8Array): void {
+  room(4 + p.length);
+  fdv.setUint32(flen, p.length, true);
+  fbuf.set(p, flen + 4);
+  flen += 4 + p.length;
+}
+
+/** A value as a length-prefixed part; int32s written in place. */
+function putValue(v: unknown, what: string): void {
+  if (isI32Value(v)) {
+    room(9);
+    fdv.setUint32(flen, 5, true);
+    writeI32Value(fbuf, flen + 4, v);
+    flen += 9;
+    return;
   }
-  return out;
+  // encodeValue may itself take a while (serializer), but never starts a frame: safe to hold ours.
+  putPart(encodeValue(v, what));
 }
 
-/** Values decoded; a promise only when some value needs reviving (library objects, functions). */
-function values(ps: Uint8Array[]): unknown[] | Promise<unknown[]> {
-  let async = false;
-  const vs = ps.map((p) => {
-    const v = finish(decodeValue(p));
-    if (v instanceof Promise) async = true;
-    return v;
-  });
-  return async ? Promise.all(vs) : vs;
+function frameView(): Uint8Array {
+  return fbuf.subarray(0, flen);
 }
 
-/** A task as bytes. `what` names the values in errors. */
-export function encodeTask(t: PoolTask): Uint8Array {
-  const [id, fnId, ref, kind, payload] = t;
-  const refBytes = ref ? utf8.encode(JSON.stringify(ref)) : new Uint8Array(0);
-  // A call's few arguments one by one (numbers and strings skip the serializer); a chunk of
-  // items as one array (the serializer handles a large array in bulk).
-  const enc = kind === TASK_APPLY ? payload.map((v, i) => encodeValue(v, `argument ${i}`)) : [encodeValue(payload, 'the chunk of items')];
-  return frame([id, fnId, kind, enc.length], null, [refBytes, ...enc]);
+function i32At(b: Uint8Array, o: number): number {
+  return b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
+}
+
+/**
+ * A task as bytes: `[id, fnId, kind, count]`, the function's reference (empty when the
+ * worker has it), then the arguments one by one (numbers and strings skip the serializer) or a
+ * chunk of items as one array (the serializer handles a large array in bulk).
+ * The bytes are a view of the thread's frame buffer: write them before building another frame.
+ */
+export function encodeTask(id: number, fnId: number, ref: FnRefData | null, kind: TaskKind, payload: unknown[]): Uint8Array {
+  // Parts that may throw (unsendable values) or allocate come first, before the frame starts.
+  const refBytes = ref ? utf8.encode(JSON.stringify(ref)) : NO_BYTES;
+  const chunk = kind === TASK_APPLY ? null : encodeValue(payload, 'the chunk of items');
+  flen = 0;
+  putI32(id);
+  putI32(fnId);
+  putI32(kind);
+  putI32(chunk ? 1 : payload.length);
+  putPart(refBytes);
+  if (chunk) putPart(chunk);
+  else for (let i = 0; i < payload.length; i++) putValue(payload[i], `argument ${i}`);
+  return frameView();
 }
 
 /** The task back from bytes (the payload may need an await). */
 export function decodeTask(bytes: Uint8Array): { id: number; fnId: number; ref: FnRefData | null; kind: TaskKind; payload: unknown[] | Promise<unknown[]> } {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const id = dv.getInt32(0, true);
-  const fnId = dv.getInt32(4, true);
-  const kind = dv.getInt32(8, true) as TaskKind;
-  const count = dv.getInt32(12, true);
-  const [refBytes, ...rest] = parts(bytes, 16, count + 1);
-  const ref = refBytes!.length ? (JSON.parse(utf8d.decode(refBytes)) as FnRefData) : null;
-  if (kind === TASK_APPLY) return { id, fnId, ref, kind, payload: values(rest) };
-  const chunk = values(rest);
-  return { id, fnId, ref, kind, payload: chunk instanceof Promise ? chunk.then((c) => c[0] as unknown[]) : (chunk[0] as unknown[]) };
+  const id = i32At(bytes, 0);
+  const fnId = i32At(bytes, 4);
+  const kind = i32At(bytes, 8) as TaskKind;
+  const count = i32At(bytes, 12);
+  const refLength = i32At(bytes, 16) >>> 0;
+  const ref = refLength ? (JSON.parse(utf8d.decode(bytes.subarray(20, 20 + refLength))) as FnRefData) : null;
+  // The values: a call's arguments, or one array holding a chunk's items.
+  const vs = new Array<unknown>(count);
+  let async = false;
+  for (let i = 0, o = 20 + refLength; i < count; i++) {
+    const n = i32At(bytes, o) >>> 0;
+    const v = finish(decodeValueAt(bytes, o + 4, n));
+    if (v instanceof Promise) async = true;
+    vs[i] = v;
+    o += 4 + n;
+  }
+  const all = async ? Promise.all(vs) : vs;
+  if (kind === TASK_APPLY) return { id, fnId, ref, kind, payload: all };
+  return { id, fnId, ref, kind, payload: all instanceof Promise ? all.then((c) => c[0] as unknown[]) : (all[0] as unknown[]) };
 }
 
-/** A result as bytes. */
+/** A result as bytes: a view of the thread's frame buffer, valid until the next frame is built. */
 export function encodeResult(id: number, worker: number, ok: 0 | 1, value: unknown, ms: number): Uint8Array {
-  return frame([id, worker, ok], ms, [encodeValue(value, ok ? 'the result' : 'the error')]);
+  const part = isI32Value(value) ? null : encodeValue(value, ok ? 'the result' : 'the error');
+  flen = 0;
+  putI32(id);
+  putI32(worker);
+  putI32(ok);
+  putF64(ms);
+  if (part) putPart(part);
+  else putValue(value, 'the result');
+  return frameView();
 }
 
-/** The result back from bytes (the value may need an await). */
-export function decodeResult(bytes: Uint8Array): { id: number; worker: number; ok: 0 | 1; ms: number; value: unknown } {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const [p] = parts(bytes, 20, 1);
-  return { id: dv.getInt32(0, true), worker: dv.getInt32(4, true), ok: dv.getInt32(8, true) as 0 | 1, ms: dv.getFloat64(12, true), value: finish(decodeValue(p!)) };
+/** A decoded result. One object per thread, overwritten by the next `decodeResult`. */
+export interface DecodedResult {
+  id: number;
+  worker: number;
+  ok: 0 | 1;
+  ms: number;
+  value: unknown;
+}
+
+const decoded: DecodedResult = { id: 0, worker: 0, ok: 0, ms: 0, value: undefined };
+const f64 = new Float64Array(1);
+const f64b = new Uint8Array(f64.buffer);
+
+/** The result back from bytes (the value may need an await). Read its fields before the next call. */
+export function decodeResult(bytes: Uint8Array): DecodedResult {
+  decoded.id = i32At(bytes, 0);
+  decoded.worker = i32At(bytes, 4);
+  decoded.ok = i32At(bytes, 8) as 0 | 1;
+  for (let i = 0; i < 8; i++) f64b[i] = bytes[12 + i]!;
+  decoded.ms = f64[0]!;
+  const n = i32At(bytes, 20) >>> 0;
+  decoded.value = finish(decodeValueAt(bytes, 24, n));
+  return decoded;
 }
 
 /** Why a task was stopped from the pool's side: its signal aborted, or its timeout ran out. */
