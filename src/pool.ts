@@ -687,7 +687,9 @@ export class Pool {
         continue;
       }
       if (first) best.sentFns.add(task.fnId);
-      best.unwoken++;
+      // A chunk of a map is worth a wake-up of its own: the worker starts on it while this
+      // thread encodes the next chunks.
+      best.unwoken += task.kind === TASK_APPLY ? 1 : WAKE_BATCH;
       best.sentCount++;
       task.slot = best;
       best.inflight.set(task.id, task);

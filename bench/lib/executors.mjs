@@ -110,6 +110,11 @@ class PiscinaExec {
     const { Piscina } = await import('piscina');
     this.pool = new Piscina({
       filename: WORKERS.namedTasks,
+      // piscina require()s its worker file before trying import(). Node 20.19+ can require an
+      // ES module, and doing so in a piscina worker once aborted the whole bench process
+      // (2026-11-24: "v8::Module::IsGraphAsync must be used on an instantiated module", in the
+      // pool-ready rows). Without it piscina imports the file, as it did on older Node 20.
+      execArgv: [...process.execArgv, '--no-experimental-require-module'],
       minThreads: N_WORKERS,
       maxThreads: N_WORKERS,
       idleTimeout: 60_000,
