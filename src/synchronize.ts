@@ -440,11 +440,11 @@ export class RLock extends MutexBase {
   async acquire(options?: AcquireOptions): Promise<boolean> {
     if (options !== undefined) parseAcquire(options, 'acquire').signal?.throwIfAborted();
     const ctx = contextId();
+    if (this.#take(ctx)) return true;
     if (this.#mine(ctx)) {
       this.A.set(this.i32, COUNT, this.A.get(this.i32, COUNT) + 1);
       return true;
     }
-    if (this.#take(ctx)) return true;
     const o = parseAcquire(options, 'acquire');
     o.signal?.throwIfAborted();
     if (!o.block) return false;
@@ -461,11 +461,13 @@ export class RLock extends MutexBase {
    */
   acquireSync(options?: Omit<AcquireOptions, 'signal'>): boolean {
     const ctx = contextId();
+    // Free: take it (nobody holds it, so neither do we). Only a held one needs the owner check,
+    // and the owner's words are not read at all on the way in to a free lock.
+    if (this.#take(ctx)) return true;
     if (this.#mine(ctx)) {
       this.A.set(this.i32, COUNT, this.A.get(this.i32, COUNT) + 1);
       return true;
     }
-    if (this.#take(ctx)) return true;
     const o = parseAcquire(options, 'acquireSync');
     if (!o.block) return false;
     if (o.timeout === Infinity && this.heldBySelf()) {

@@ -25,11 +25,11 @@
  * @internal
  */
 import { readdirSync } from 'node:fs';
-import { isMainThread } from 'node:worker_threads';
+import { isMainThread, threadId } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import { native } from './native.js';
 import { state } from './state.js';
-import { pidAlive } from './liveness.js';
+import { pidAlive, ownerAlive } from './liveness.js';
 import { memoryMode, koffiApi } from './memory.js';
 import { brokerRegister, brokerLookup } from './broker.js';
 import { remoteAllocate } from './broker-client.js';
@@ -39,7 +39,15 @@ import { getLogger } from '../logging.js';
 /** Bytes reserved at the start of a named segment for the attachment table. */
 export const HEADER_BYTES = 128;
 const MAGIC = 0x6d707473; // 'mpts'
-const SLOTS = 15;
+// Header words: [0] MAGIC; [1] the table's lock: 0 free, else its holder's pid; [2 + 2i, 3 + 2i]
+// slot i: pid, handles; [HOLDER_TID] the lock holder's thread id + 1 (0 while it is written).
+const SLOTS = 14;
+const LOCK = 1;
+const HOLDER_TID = 2 + SLOTS * 2;
+/** Spins between two looks at whether the table lock's holder is still alive. */
+const SPINS_PER_CHECK = 1024;
+/** A holder of our own process whose thread word stays unwritten this long has ended half way. */
+const HALF_WRITTEN_MS = 100;
 
 /** A piece of shared memory, usable by this thread. */
 export interface Segment {
@@ -127,14 +135,42 @@ function header(sab: SharedArrayBuffer | ArrayBuffer): Int32Array {
   return new Int32Array(sab, 0, HEADER_BYTES / 4);
 }
 
+/**
+ * Takes the attachment table's lock. It is held for a few instructions, so a taker spins; but a
+ * process killed, or a worker thread terminated, inside those instructions never lets go, and
+ * spinning on would stall the caller for good (a process's exit hook among them, which then
+ * cannot even be stopped by a signal). So every SPINS_PER_CHECK turns the taker looks at the
+ * holder, and takes the lock over when it has ended.
+ */
 function lockHeader(h: Int32Array): void {
-  while (Atomics.compareExchange(h, 1, 0, 1) !== 0) {
-    /* held for a few instructions by another process: spin */
+  const me = process.pid;
+  let spins = 0;
+  let halfWrittenSince = 0;
+  for (;;) {
+    if (Atomics.compareExchange(h, LOCK, 0, me) === 0) break;
+    if (++spins % SPINS_PER_CHECK !== 0) continue;
+    const holder = Atomics.load(h, LOCK);
+    if (holder === 0) continue;
+    const tidWord = Atomics.load(h, HOLDER_TID);
+    let ended: boolean;
+    if (holder !== me) ended = !pidAlive(holder);
+    else if (tidWord !== 0) ended = tidWord - 1 !== threadId && !ownerAlive((BigInt(holder) << 32n) | BigInt(tidWord - 1));
+    else {
+      // A thread of this process took it and has not written its id yet: it normally does so at once.
+      halfWrittenSince ||= performance.now();
+      ended = performance.now() - halfWrittenSince > HALF_WRITTEN_MS;
+    }
+    if (ended && Atomics.compareExchange(h, LOCK, holder, me) === holder) {
+      getLogger().debug(`took over the table lock of a shared memory segment from ended process ${holder}`);
+      break;
+    }
   }
+  Atomics.store(h, HOLDER_TID, threadId + 1);
 }
 
 function unlockHeader(h: Int32Array): void {
-  Atomics.store(h, 1, 0);
+  Atomics.store(h, HOLDER_TID, 0);
+  Atomics.store(h, LOCK, 0);
 }
 
 /** Adds `delta` handles of this process to the segment's table; returns the number of processes attached. */
@@ -417,3 +453,6 @@ export function attach(ref: SegmentRef, options: SegmentOptions = {}): Segment {
   if (!ref.sab) throw new ProcessError('a thread-only shared object reached another process');
   return { sab: ref.sab, name: null, base: 0, remote: null, brokered };
 }
+
+/** @internal test hooks: the attachment table's lock on a header of `HEADER_BYTES`. */
+export const _tableLock = { lock: lockHeader, unlock: unlockHeader, holderTidIndex: HOLDER_TID };
