@@ -81,6 +81,33 @@ for (const method of ['thread', 'process'] as const) {
       assert.equal(stuck.stdout, 'submitted\nfailed TimeoutError\n');
     });
 
+    it('a daemonic child busy computing ends when its parent is killed (SIGKILL: no exit hook runs)', T, async () => {
+      const marker = tmpPath('marker');
+      let killed = false;
+      let poll: NodeJS.Timeout | undefined;
+      const r = await runProgram([prog('lifetime.mjs'), method, 'daemon-busy', marker], {
+        onStdout: (out, child) => {
+          if (poll || !out.includes('ready')) return;
+          poll = setInterval(() => {
+            if (!existsSync(marker)) return;
+            clearInterval(poll);
+            killed = true;
+            child.kill('SIGKILL');
+          }, 5);
+        },
+        timeoutMs: 30_000,
+      });
+      clearInterval(poll);
+      assert.ok(killed, `the program never got ready: ${r.stdout} ${r.stderr}`);
+      assert.equal(r.signal, 'SIGKILL');
+      const pid = Number(readFileSync(marker, 'utf8'));
+      try {
+        await eventually(() => !pidAlive(pid), 10_000, `daemonic child ${pid}, spinning, to end with its killed parent`);
+      } finally {
+        if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
+      }
+    });
+
     it('SIGTERM to the parent reaches its children', T, async () => {
       const marker = tmpPath('marker');
       let sent = false;

@@ -4,6 +4,9 @@
 #include "common.h"
 #include "waiter.h"
 
+#include <sys/prctl.h>
+#include <signal.h>
+
 namespace mpnative {
 namespace {
 
@@ -13,6 +16,20 @@ void StatsJs(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
   args.GetReturnValue().Set(
       StateOf(args)->Stats(isolate->GetCurrentContext()));
+}
+
+// parentDeathSignal(signo): the kernel sends `signo` to this process when the thread that
+// started it ends (prctl PR_SET_PDEATHSIG). A daemonic child asks for SIGKILL, so that it ends
+// with its parent even when its own event loop is busy and never sees the IPC channel close.
+// Returns true when set.
+void ParentDeathSignalJs(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  if (args.Length() < 1 || !args[0]->IsInt32()) {
+    ThrowTypeError(args.GetIsolate(), "the signal must be an integer");
+    return;
+  }
+  int signo = args[0].As<v8::Int32>()->Value();
+  bool ok = signo >= 0 && signo < NSIG && prctl(PR_SET_PDEATHSIG, signo) == 0;
+  args.GetReturnValue().Set(ok);
 }
 
 }  // namespace
@@ -34,6 +51,7 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   SetMethod(context, exports, "waitAsync", mpnative::WaitAsyncJs, data);
   SetMethod(context, exports, "cancelWait", mpnative::CancelWaitJs, data);
   SetMethod(context, exports, "stats", mpnative::StatsJs, data);
+  SetMethod(context, exports, "parentDeathSignal", mpnative::ParentDeathSignalJs, data);
   exports
       ->Set(context, v8::String::NewFromUtf8Literal(isolate, "abiVersion"),
             v8::Integer::New(isolate, mpnative::kAbiVersion))

@@ -4,6 +4,7 @@
  * @internal
  */
 import { writeSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { createRequire, register } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { state } from '../internal/state.js';
@@ -12,6 +13,7 @@ import { loadReference } from '../fnref.js';
 import { getLogger, logToStderr } from '../logging.js';
 import { setLiveTable } from '../internal/liveness.js';
 import { setInheritedMemory } from '../internal/memory.js';
+import { native } from '../internal/native.js';
 import { reviveProcess, setCurrentProcess, type Process } from '../process.js';
 import { assertNever, type BootData, type ChildMessage, type LoaderSpec, type ParentMessage, type RunSpec } from '../protocol/messages.js';
 
@@ -163,7 +165,7 @@ export async function childMain(chan: ChildChannel, boot: BootData): Promise<voi
         if (running) return;
         running = true;
         spec = msg.spec;
-        void ready.then(() => run(chan, spec!)).catch(failAndExit);
+        void ready.then(() => run(chan, spec!, boot.parentPid)).catch(failAndExit);
         return;
       case 'terminate':
         process.exit(msg.signal === 'SIGKILL' ? 137 : 143);
@@ -180,7 +182,19 @@ export async function childMain(chan: ChildChannel, boot: BootData): Promise<voi
   chan.send({ t: 'ready' });
 }
 
-async function run(chan: ChildChannel, spec: RunSpec): Promise<void> {
+/**
+ * A daemonic child process ends with its parent even while its event loop is busy (a task that
+ * computes for minutes never sees the IPC channel close): the kernel kills it when the parent's
+ * thread that started it ends. Without the native addon the channel's 'disconnect' does it, once
+ * the loop is free.
+ */
+function endWithParent(parentPid: number): void {
+  if (!native?.parentDeathSignal?.(osConstants.signals.SIGKILL)) return;
+  // The parent may have gone before the request: then it never comes.
+  if (process.ppid !== parentPid) process.kill(process.pid, 'SIGKILL');
+}
+
+async function run(chan: ChildChannel, spec: RunSpec, parentPid: number): Promise<void> {
   const st = state();
   st.self = {
     name: spec.name,
@@ -192,6 +206,7 @@ async function run(chan: ChildChannel, spec: RunSpec): Promise<void> {
   };
   st.parent = spec.parent;
   st.childCounter = 0;
+  if (spec.daemon && st.self.startMethod === 'process') endWithParent(parentPid);
   if (spec.exitFlag) {
     const flag = new Int32Array(spec.exitFlag);
     process.once('exit', (code) => {

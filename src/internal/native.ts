@@ -109,6 +109,11 @@ export interface NativeApi {
   cancelWait(id: number): boolean;
   /** Diagnostics, see `NativeStats`. */
   stats(): NativeStats;
+  /**
+   * Has the kernel send `signal` to this process when the thread that started it ends (Linux
+   * `PR_SET_PDEATHSIG`); true when set. Absent from builds older than this function.
+   */
+  parentDeathSignal?(signal: number): boolean;
 }
 
 /** The addon's interface version this loader expects (native/src/common.h). */
