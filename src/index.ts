@@ -167,6 +167,7 @@ export {
   type AutoProxy,
   type Remote,
   type Token,
+  type ServerInfo,
   type ProxyInit,
   type DictKey,
   type ManagerOptions,

@@ -306,10 +306,23 @@ function closeConnection(address: Address): void {
 
 // ---- proxies ------------------------------------------------------------------
 
+/** What `BaseManager.info()` reports about a running server. */
+export interface ServerInfo {
+  /** The server's process id (the owner's own pid when the server is a worker thread). */
+  pid: number;
+  /** Managed objects alive in the server now. */
+  objects: number;
+  /** The typeids the server can create. */
+  typeids: string[];
+}
+
 /** What identifies a managed object: its typeid, the server's address and its id there. */
 export interface Token {
+  /** The registered type of the object (`'dict'`, `'Queue'`, or one given to `register()`). */
   readonly typeid: string;
+  /** The address of the server that holds the object. */
   readonly address: Address;
+  /** The object's id in that server. */
   readonly id: number;
 }
 
@@ -320,11 +333,15 @@ const kInit = Symbol('proxy-init');
  * {@link BaseProxy} only passes it on to `super`.
  */
 export interface ProxyInit {
+  /** @internal */
   [kInit]: true;
+  /** The object the proxy stands for. */
   token: Token;
+  /** @internal how to reach the server */
   link: Link;
+  /** The methods the proxy may call (`null`: every public method of the object). */
   exposed: readonly string[] | null;
-  /** The server counted a reference for this thread's connection (else: take one on first use). */
+  /** @internal The server counted a reference for this thread's connection (else: take one on first use). */
   owned: boolean;
 }
 
@@ -1476,7 +1493,7 @@ export class BaseManager {
   }
 
   /** Server facts: its pid, the number of live objects, its typeids. */
-  async info(): Promise<{ pid: number; objects: number; typeids: string[] }> {
+  async info(): Promise<ServerInfo> {
     this.#checkUsable();
     let conn = connectionFor(this.#link());
     if (conn instanceof Promise) conn = await conn;
