@@ -290,8 +290,6 @@ const WINDOW_MS = 2;
  * every wake-up is a system call on the caller's thread.
  */
 const WAKE_BATCH = 128;
-/** Results read in a row without waiting, before the result loop lets the event loop run once. */
-const YIELD_EVERY = 256;
 
 /** @internal */
 export function checkFn(fn: unknown, name: string): asserts fn is AnyFn {
@@ -704,23 +702,12 @@ export class Pool {
     if (this.#stop.signal.aborted) this.#stop = new AbortController();
     const stop = this.#stop.signal;
     void (async () => {
-      let inARow = 0;
       try {
         while (this.#outstanding > 0 && this.#state !== TERMINATE) {
           // Results that are already there are read without a trip through the microtask
-          // queue; after a run of them the loop yields once, so that timers and I/O are not
-          // kept waiting while workers keep up with a long call.
-          let got = this.#results._getBytesOrWait(stop);
-          if (got instanceof Uint8Array) {
-            if (++inARow === YIELD_EVERY) {
-              inARow = 0;
-              await new Promise((r) => setImmediate(r));
-            }
-          } else {
-            inARow = 0;
-            got = await got;
-          }
-          const bytes = got;
+          // queue (with a turn of the event loop now and then: see Queue._takeFrame).
+          const got = this.#results._takeFrame(stop);
+          const bytes = got instanceof Uint8Array ? got : await got;
           this.#inHand = true;
           const r = decodeResult(bytes);
           const { id, worker, ok, ms } = r;

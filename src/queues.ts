@@ -99,6 +99,9 @@ interface QueueState {
  * console.log(await q.get()); // 1
  * ```
  */
+/** Frames a reading loop takes without waiting before it lets the event loop turn once. */
+const FRAMES_IN_A_ROW = 256;
+
 export class Queue<T = unknown> implements AsyncIterable<T> {
   /** @internal */
   protected readonly ring: Ring;
@@ -263,6 +266,24 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
   }
 
   #spareRead: ReturnType<Ring['newRead']> | null = null;
+  #inARow = 0;
+
+  /**
+   * @internal takes one raw frame for a reading loop (a pool's results, a pool worker's tasks):
+   * as `_getBytesOrWait`, but after {@link FRAMES_IN_A_ROW} frames taken at once it hands the
+   * next one over through `setImmediate`, so that the event loop (timers, I/O, the parent's
+   * messages) gets a turn while the loop never has to wait.
+   */
+  _takeFrame(signal?: AbortSignal): Uint8Array | Promise<Uint8Array> {
+    const got = this._getBytesOrWait(signal);
+    if (!(got instanceof Uint8Array)) {
+      this.#inARow = 0;
+      return got;
+    }
+    if (++this.#inARow < FRAMES_IN_A_ROW) return got;
+    this.#inARow = 0;
+    return new Promise((resolve) => setImmediate(() => resolve(got)));
+  }
 
   /** @internal takes one raw frame if one is there now, else null. */
   _getBytesNowait(): Uint8Array | null {

@@ -80,9 +80,6 @@ interface Hooks {
   end(): void;
 }
 
-/** Tasks taken in a row without waiting, before the loop lets the event loop run once. */
-const YIELD_EVERY = 256;
-
 async function serve(index: number, tasks: Queue<never>, results: Queue<never>, initializer: Fn | null, initargs: unknown[], maxTasks: number, hooks: Hooks): Promise<void> {
   if (initializer) await initializer(...initargs);
   const fns = new Map<number, Fn>();
@@ -90,23 +87,13 @@ async function serve(index: number, tasks: Queue<never>, results: Queue<never>, 
   // before it ran, so keep the reference apart from loading it).
   const refs = new Map<number, FnRefData>();
   let done = 0;
-  let inARow = 0;
   // Results go in at once when the ring has room (most of the time), else wait for room.
   let wait: void | Promise<void>;
   for (;;) {
-    // Tasks already queued are taken without a promise; after a run of them the loop lets the
-    // event loop turn once (the parent's messages, timers the tasks set).
-    let got = tasks._getBytesOrWait();
-    if (got instanceof Uint8Array) {
-      if (++inARow === YIELD_EVERY) {
-        inARow = 0;
-        await new Promise((r) => setImmediate(r));
-      }
-    } else {
-      inARow = 0;
-      got = await got;
-    }
-    const bytes = got;
+    // Tasks already queued are taken without a promise (with a turn of the event loop now
+    // and then: see Queue._takeFrame).
+    const got = tasks._takeFrame();
+    const bytes = got instanceof Uint8Array ? got : await got;
     if (bytes.length === 0) return; // the pool's request to end
     const task = decodeTask(bytes);
     const { id, fnId, kind } = task;
