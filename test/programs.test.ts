@@ -81,26 +81,34 @@ for (const method of ['thread', 'process'] as const) {
       assert.equal(stuck.stdout, 'submitted\nfailed TimeoutError\n');
     });
 
-    it('a daemonic child busy computing ends when its parent is killed (SIGKILL: no exit hook runs)', T, async () => {
+    /**
+     * Runs lifetime.mjs in `mode`; once the program's child has written its marker (it runs),
+     * sends `signal` to the program. Returns the child's pid.
+     */
+    async function signalOnceRunning(mode: string, signal: NodeJS.Signals): Promise<number> {
       const marker = tmpPath('marker');
-      let killed = false;
+      let sent = false;
       let poll: NodeJS.Timeout | undefined;
-      const r = await runProgram([prog('lifetime.mjs'), method, 'daemon-busy', marker], {
+      const r = await runProgram([prog('lifetime.mjs'), method, mode, marker], {
         onStdout: (out, child) => {
           if (poll || !out.includes('ready')) return;
           poll = setInterval(() => {
             if (!existsSync(marker)) return;
             clearInterval(poll);
-            killed = true;
-            child.kill('SIGKILL');
+            sent = true;
+            child.kill(signal);
           }, 5);
         },
         timeoutMs: 30_000,
       });
       clearInterval(poll);
-      assert.ok(killed, `the program never got ready: ${r.stdout} ${r.stderr}`);
-      assert.equal(r.signal, 'SIGKILL');
-      const pid = Number(readFileSync(marker, 'utf8'));
+      assert.ok(sent, `the program never got ready: ${r.stdout} ${r.stderr}`);
+      assert.equal(r.signal, signal);
+      return Number(readFileSync(marker, 'utf8'));
+    }
+
+    it('a daemonic child busy computing ends when its parent is killed (SIGKILL: no exit hook runs)', T, async () => {
+      const pid = await signalOnceRunning('daemon-busy', 'SIGKILL');
       try {
         await eventually(() => !pidAlive(pid), 10_000, `daemonic child ${pid}, spinning, to end with its killed parent`);
       } finally {
@@ -109,26 +117,7 @@ for (const method of ['thread', 'process'] as const) {
     });
 
     it('SIGTERM to the parent reaches its children', T, async () => {
-      const marker = tmpPath('marker');
-      let sent = false;
-      let poll: NodeJS.Timeout | undefined;
-      const r = await runProgram([prog('lifetime.mjs'), method, 'sigterm', marker], {
-        onStdout: (out, child) => {
-          if (poll || !out.includes('ready')) return;
-          // The child writes its marker once running: then signal the parent.
-          poll = setInterval(() => {
-            if (!existsSync(marker)) return;
-            clearInterval(poll);
-            sent = true;
-            child.kill('SIGTERM');
-          }, 5);
-        },
-        timeoutMs: 30_000,
-      });
-      clearInterval(poll);
-      assert.ok(sent, `the program never got ready: ${r.stdout} ${r.stderr}`);
-      assert.equal(r.signal, 'SIGTERM');
-      const pid = Number(readFileSync(marker, 'utf8'));
+      const pid = await signalOnceRunning('sigterm', 'SIGTERM');
       await eventually(() => !pidAlive(pid), 10_000, `child ${pid} to end`);
     });
 
