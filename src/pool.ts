@@ -237,6 +237,8 @@ interface Slot {
   filling: boolean;
   /** Tasks written to its queue since its reader was last woken. */
   unwoken: number;
+  /** When it was last woken (performance.now()). */
+  wokenAt: number;
 }
 
 /** One worker in {@link PoolStats}. */
@@ -283,13 +285,16 @@ const IDLE = Symbol('pool idle');
 const MAX_WINDOW = 256;
 const WINDOW_MS = 2;
 /**
- * Tasks handed in by calls (`applyAsync` in a loop) are written to a worker's queue without
- * waking it, and the worker is woken once for the lot: at this many, or when the caller's
- * synchronous code is done (a microtask), or before this thread blocks in a wait. Woken for
- * each task, a worker as fast as the caller would get up for one task and sleep again, and
- * every wake-up is a system call on the caller's thread.
+ * Waking workers for tasks handed in by calls (`applyAsync` in a loop). Woken for each task, a
+ * worker as fast as the caller gets up for one task and sleeps again, and every wake-up is a
+ * system call on the caller's thread. So a worker woken less than {@link WAKE_GAP_MS} ago is not
+ * woken again at once: its new tasks are written quietly, and it is woken for the lot at
+ * {@link WAKE_BATCH} of them, when the caller's synchronous code is done (a microtask), or before
+ * this thread blocks in a wait. A task handed in after a quiet spell wakes its worker at once,
+ * so a caller that hands in one task and then computes itself has the worker running beside it.
  */
 const WAKE_BATCH = 128;
+const WAKE_GAP_MS = 1;
 
 /** @internal */
 export function checkFn(fn: unknown, name: string): asserts fn is AnyFn {
@@ -485,7 +490,7 @@ export class Pool {
       daemon: true,
     });
     proc.start();
-    const slot: Slot = { index, proc, tasks, control, inflight: new Map(), sentFns: new Set(), sentCount: 0, alive: true, busyMs: 0, finished: 0, filling: false, unwoken: 0 };
+    const slot: Slot = { index, proc, tasks, control, inflight: new Map(), sentFns: new Set(), sentCount: 0, alive: true, busyMs: 0, finished: 0, filling: false, unwoken: 0, wokenAt: -Infinity };
     void proc._whenExited().then(() => this.#onExit(slot));
     return slot;
   }
@@ -616,6 +621,7 @@ export class Pool {
     for (const s of this.#slots) {
       if (s && s.unwoken > 0) {
         s.unwoken = 0;
+        s.wokenAt = performance.now();
         if (s.alive) s.tasks._wakeReaders();
       }
     }
@@ -630,10 +636,12 @@ export class Pool {
     if (this.#pendingHead >= this.#pending.length) return;
     this.#fill();
     let held = false;
+    let now = 0;
     for (const s of this.#slots) {
       if (!s || s.unwoken === 0) continue;
-      if (!batch || s.unwoken >= WAKE_BATCH) {
+      if (!batch || s.unwoken >= WAKE_BATCH || (now ||= performance.now()) - s.wokenAt > WAKE_GAP_MS) {
         s.unwoken = 0;
+        s.wokenAt = now || performance.now();
         if (s.alive) s.tasks._wakeReaders();
       } else held = true;
     }
