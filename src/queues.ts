@@ -84,6 +84,9 @@ interface QueueState {
   ring: RingRef;
 }
 
+/** Frames a reading loop takes without waiting before it lets the event loop turn once. */
+const FRAMES_IN_A_ROW = 256;
+
 /**
  * A FIFO queue shared by any number of producers and consumers in any
  * workers (Python's `multiprocessing.Queue`). Items from one producer keep
@@ -99,9 +102,6 @@ interface QueueState {
  * console.log(await q.get()); // 1
  * ```
  */
-/** Frames a reading loop takes without waiting before it lets the event loop turn once. */
-const FRAMES_IN_A_ROW = 256;
-
 export class Queue<T = unknown> implements AsyncIterable<T> {
   /** @internal */
   protected readonly ring: Ring;

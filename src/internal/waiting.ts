@@ -60,7 +60,6 @@ function addressOf(i32: Int32Array, index: number): number {
   return kf!.addressOf(i32.buffer) + i32.byteOffset + index * 4;
 }
 
-/** Blocks the calling thread until woken, the value differs, or `timeoutMs` passes. */
 /** Wake-ups held back by writers of this thread (see `holdWake`), sent before it blocks. */
 const heldWakes = new Set<() => void>();
 
@@ -84,6 +83,7 @@ function sendHeldWakes(): void {
   for (const send of sends) send();
 }
 
+/** Blocks the calling thread until woken, the value differs, or `timeoutMs` passes. */
 export function waitSync(i32: Int32Array, index: number, expected: number, timeoutMs: number): WaitResult {
   // The kernel would re-check the word too; checking here first spares the system call.
   if (Atomics.load(i32, index) !== expected) return 'not-equal';
