@@ -537,7 +537,7 @@ export class Pool {
     if (this.#state !== RUN) throw new ProcessError('Pool not running: it was closed or terminated');
   }
 
-  /** Queues one task; `settle` is called once with its outcome. */
+  /** Queues one task; `sink` learns its outcome, once. */
   #submit(fn: AnyFn, kind: TaskKind, payload: unknown[], sink: Settle | AsyncResult<unknown>): Task {
     const f = this.#fn(fn);
     const task: Task = { id: ++this.#taskSeq, fnId: f.id, ref: f.ref, kind, payload, sink, done: false, slot: null, cancelled: false, grace: null };

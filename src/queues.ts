@@ -241,12 +241,6 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
     return writeAsync(this.ring, job, Infinity, false).then(() => undefined);
   }
 
-  /** @internal puts one raw frame without blocking the event loop. */
-  async _putBytes(bytes: Uint8Array): Promise<void> {
-    const job = this.ring.newWrite([bytes]);
-    if (this.ring.stepWrite(job, false) !== null) await writeAsync(this.ring, job, Infinity, false);
-  }
-
   /** @internal takes one raw frame, waiting without blocking the event loop. */
   async _getBytes(signal?: AbortSignal): Promise<Uint8Array> {
     return this._getBytesOrWait(signal);

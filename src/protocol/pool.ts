@@ -14,19 +14,9 @@ export const TASK_STARMAP = 2;
 
 export type TaskKind = typeof TASK_APPLY | typeof TASK_MAP | typeof TASK_STARMAP;
 
-/**
- * A task: [task id, function id, the function's reference (only the first
- * time a worker gets this function id, else null), kind, arguments or chunk].
- */
-export type PoolTask = [id: number, fnId: number, ref: FnRefData | null, kind: TaskKind, payload: unknown[]];
-
-/** A result: [task id, worker index, 1 ok / 0 failed, value or error, milliseconds the task ran]. */
-export type PoolResult = [id: number, worker: number, ok: 0 | 1, value: unknown, ms: number];
-
 // ---------------------------------------------------------------------------------------
 // Byte forms (the queues carry raw frames; each value is encoded on its own, so numbers and
 // short strings skip the serializer)
-
 
 const utf8 = new TextEncoder();
 const utf8d = new TextDecoder();
@@ -136,7 +126,11 @@ export function decodeTask(bytes: Uint8Array): { id: number; fnId: number; ref: 
   return { id, fnId, ref, kind, payload: all instanceof Promise ? all.then((c) => c[0] as unknown[]) : (all[0] as unknown[]) };
 }
 
-/** A result as bytes: a view of the thread's frame buffer, valid until the next frame is built. */
+/**
+ * A result as bytes: `[task id, worker index, 1 ok / 0 failed]` (int32), the milliseconds the
+ * task ran (float64), then the value or error as a length-prefixed part. A view of the thread's
+ * frame buffer, valid until the next frame is built.
+ */
 export function encodeResult(id: number, worker: number, ok: 0 | 1, value: unknown, ms: number): Uint8Array {
   const part = isI32Value(value) ? null : encodeValue(value, ok ? 'the result' : 'the error');
   flen = 0;
