@@ -47,7 +47,7 @@ const HOLDER_TID = 2 + SLOTS * 2;
 /** Spins between two looks at whether the table lock's holder is still alive. */
 const SPINS_PER_CHECK = 1024;
 /** A holder of our own process whose thread word stays unwritten this long has ended half way. */
-const HALF_WRITTEN_MS = 100;
+const HALF_WRITTEN_MS = 1000;
 
 /** A piece of shared memory, usable by this thread. */
 export interface Segment {
