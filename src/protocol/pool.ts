@@ -89,7 +89,9 @@ function i32At(b: Uint8Array, o: number): number {
  * The bytes are a view of the thread's frame buffer: write them before building another frame.
  */
 export function encodeTask(id: number, fnId: number, ref: FnRefData | null, kind: TaskKind, payload: unknown[]): Uint8Array {
-  // Parts that may throw (unsendable values) or allocate come first, before the frame starts.
+  // The function's reference and a chunk are encoded before the frame starts; a call's
+  // arguments go into it one by one (one that cannot be sent throws half way: the next frame
+  // starts over, so nothing is left behind).
   const refBytes = ref ? utf8.encode(JSON.stringify(ref)) : NO_BYTES;
   const chunk = kind === TASK_APPLY ? null : encodeValue(payload, 'the chunk of items');
   flen = 0;
