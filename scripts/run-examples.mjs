@@ -18,6 +18,7 @@
  * a worker's start-up time (about half a second under tsx on a busy 2-core
  * machine) sets its own scale below.
  */
+import { processTable } from './proc.mjs';
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -459,24 +460,8 @@ class Tester {
   }
 }
 
-/** pgid of every process, from /proc. */
-function processGroups() {
-  const out = new Map();
-  for (const name of listDir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(name), Number(fields[2])); // state, ppid, pgrp
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return out;
-}
-
 function groupMembers(pgid) {
-  return [...processGroups()].filter(([, g]) => g === pgid).map(([pid]) => pid);
+  return [...processTable()].filter(([, p]) => p.pgrp === pgid).map(([pid]) => pid);
 }
 
 /** A directory's entries; none where it does not exist (no /proc, no /dev/shm: not Linux, no leak checks). */

@@ -20,38 +20,22 @@
  */
 import { after } from 'node:test';
 import { Worker, isMainThread } from 'node:worker_threads';
-import { readdirSync, readFileSync, writeSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
+import { processTable } from '../scripts/proc.mjs';
 
 /** How long a file may stay alive after its last test. */
 export const LINGER_MS = 20_000;
 /** How long a file may run in all (the runner's `--test-timeout` in package.json is 240 s). */
 export const DEADLINE_MS = 225_000;
 
-/** Pids of every process below `root`, read from /proc. */
+/** Pids of every process below `root`. */
 export function descendants(root) {
-  const parentOf = new Map();
-  let entries = [];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  for (const name of entries) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parentOf.set(Number(name), ppid);
-    } catch {
-      // the process ended while we looked
-    }
-  }
+  const table = processTable();
   const out = [];
   const queue = [root];
   while (queue.length > 0) {
     const p = queue.shift();
-    for (const [pid, ppid] of parentOf) {
+    for (const [pid, { ppid }] of table) {
       if (ppid === p) {
         out.push(pid);
         queue.push(pid);
