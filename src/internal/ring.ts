@@ -373,7 +373,10 @@ export class Ring {
       const seen = Atomics.load(a, DSEQ);
       if (!job.holding) {
         if (Atomics.load(a, HEAD) === Atomics.load(a, TAIL) || (job.requireComplete && this.count() <= 0)) {
-          if (eofOnNoWriters && Atomics.load(a, HEAD) === Atomics.load(a, TAIL) && this.holders(WRITERS) === 0) return EOF;
+          // Writers first, then the positions: a writer publishes its last message before it
+          // lets go, so once no writer is seen, a message still to come is already visible.
+          // (The other order lost it: empty seen, then the message and the close, then no writer.)
+          if (eofOnNoWriters && this.holders(WRITERS) === 0 && Atomics.load(a, HEAD) === Atomics.load(a, TAIL)) return EOF;
           return { word: DSEQ, seen, sleepers: R_SLEEP };
         }
         if (!this.#rm.tryLock()) return LOCK;
