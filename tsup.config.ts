@@ -11,6 +11,7 @@ export default defineConfig({
     'child/broker-client': 'src/child/broker-client.ts',
     'child/pool-worker': 'src/child/pool-worker.ts',
     'child/manager-server': 'src/child/manager-server.ts',
+    'child/handles': 'src/handles.ts',
   },
   format: ['esm', 'cjs'],
   target: 'node20',

@@ -1,8 +1,9 @@
 /**
  * Loads every module that defines library objects able to travel between
- * workers, so that their revivers are registered. A worker imports it before
- * decoding a value holding such objects (its own code may import the
- * library for types only).
+ * workers, so that their revivers are registered. Built as an entry file of
+ * its own (`dist/child/handles.js`): `decodeSync` in a worker that has not
+ * loaded a kind yet requires it (the async `decode` imports only the modules
+ * of the kinds it meets).
  * @internal
  */
 import './synchronize.js';

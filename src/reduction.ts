@@ -17,6 +17,9 @@ import { state } from './internal/state.js';
 import { errorClasses, RemoteError } from './errors.js';
 import { lookupFunction, loadReference, loadReferenceSync } from './fnref.js';
 import type { Encoded, FnRefData } from './protocol/messages.js';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { entryUrl } from './backends/entry-url.js';
 
 /** Method by which library objects describe themselves for transfer. @internal */
 export const REDUCE = Symbol.for('multiprocessing-ts.reduce');
@@ -383,23 +386,86 @@ export function plainDataScan(passThrough: ReadonlySet<string>, mark: string): (
 /** True when `value` holds anything structured clone would not carry faithfully. */
 const needsWalk = plainDataScan(passThroughTags, MARK);
 
-/** Decodes a value that crossed; imports modules of function references. @internal */
-export async function decode(enc: Encoded): Promise<unknown> {
-  if (!enc.walked) return enc.data;
-  // A worker whose code imports the library for its types only has not registered the
-  // library's objects yet.
-  if (!state().handleRevivers.has('Lock')) await import('./handles.js');
+/**
+ * The module that registers each kind of library handle. A worker whose code
+ * imports the library for its types only (a pool worker, a target module that
+ * only receives a queue) has not loaded these; `decode` imports the ones a
+ * value needs, and only those: loading all of them costs a new worker about
+ * 8 ms on the test machine, most of a pool's cold start.
+ */
+const HANDLE_MODULES: Record<string, () => Promise<unknown>> = {
+  Lock: () => import('./synchronize.js'),
+  RLock: () => import('./synchronize.js'),
+  Semaphore: () => import('./synchronize.js'),
+  BoundedSemaphore: () => import('./synchronize.js'),
+  Event: () => import('./synchronize.js'),
+  Condition: () => import('./synchronize.js'),
+  Barrier: () => import('./synchronize.js'),
+  RawValue: () => import('./sharedctypes.js'),
+  Value: () => import('./sharedctypes.js'),
+  RawArray: () => import('./sharedctypes.js'),
+  SharedArray: () => import('./sharedctypes.js'),
+  SharedMemory: () => import('./shared-memory.js'),
+  ShareableList: () => import('./shared-memory.js'),
+  Queue: () => import('./queues.js'),
+  JoinableQueue: () => import('./queues.js'),
+  SimpleQueue: () => import('./queues.js'),
+  Connection: () => import('./connection.js'),
+  ManagerProxy: () => import('./managers.js'),
+};
+
+/**
+ * Decodes a value that crossed; imports modules of function references.
+ * `first`: a promise to wait for before reviving (a target's module, which may
+ * register the classes the value holds), while the imports go on beside it. @internal
+ */
+export async function decode(enc: Encoded, first?: Promise<unknown>): Promise<unknown> {
+  if (!enc.walked) {
+    await first;
+    return enc.data;
+  }
+  const revivers = state().handleRevivers;
   const fns = new Map<string, unknown>();
-  const pending: Promise<void>[] = [];
-  collectRefs(enc.data, new Set(), (ref) => {
-    const key = `${ref.kind}:${ref.url}#${ref.name}`;
-    if (!fns.has(key)) {
-      fns.set(key, undefined);
-      pending.push(loadReference(ref).then((f) => void fns.set(key, f)));
-    }
-  });
+  const pending: Promise<unknown>[] = [];
+  const kinds = new Set<string>();
+  collectRefs(
+    enc.data,
+    new Set(),
+    (ref) => {
+      const key = `${ref.kind}:${ref.url}#${ref.name}`;
+      if (!fns.has(key)) {
+        fns.set(key, undefined);
+        pending.push(loadReference(ref).then((f) => void fns.set(key, f)));
+      }
+    },
+    (kind) => {
+      if (revivers.has(kind) || kinds.has(kind)) return;
+      kinds.add(kind);
+      const load = HANDLE_MODULES[kind];
+      if (load) pending.push(load());
+    },
+  );
+  if (first) pending.push(first);
   await Promise.all(pending);
   return revive(enc.data, new Map(), fns);
+}
+
+/**
+ * Loads every module of library handles without waiting, for `decodeSync` in a
+ * worker that has not loaded them (see HANDLE_MODULES). Through `require`,
+ * which Node 20.19 and later can do for ES modules: the modules it loads are
+ * the same instances `import` gives.
+ */
+function loadHandleModulesSync(kind: string): void {
+  try {
+    const req = createRequire(import.meta.url);
+    req(fileURLToPath(entryUrl('handles')));
+  } catch (e) {
+    throw new TypeError(
+      `cannot revive a library object of kind '${kind}' in this worker without waiting ` +
+        `(${(e as Error).message}); import 'multiprocessing-ts' in the worker's module, or use the async form`,
+    );
+  }
 }
 
 /**
@@ -408,11 +474,19 @@ export async function decode(enc: Encoded): Promise<unknown> {
  */
 export function decodeSync(enc: Encoded): unknown {
   if (!enc.walked) return enc.data;
+  const revivers = state().handleRevivers;
   const fns = new Map<string, unknown>();
-  collectRefs(enc.data, new Set(), (ref) => {
-    const key = `${ref.kind}:${ref.url}#${ref.name}`;
-    if (!fns.has(key)) fns.set(key, loadReferenceSync(ref));
-  });
+  collectRefs(
+    enc.data,
+    new Set(),
+    (ref) => {
+      const key = `${ref.kind}:${ref.url}#${ref.name}`;
+      if (!fns.has(key)) fns.set(key, loadReferenceSync(ref));
+    },
+    (kind) => {
+      if (!revivers.has(kind) && HANDLE_MODULES[kind]) loadHandleModulesSync(kind);
+    },
+  );
   return revive(enc.data, new Map(), fns);
 }
 
@@ -420,14 +494,18 @@ function isMarker(v: unknown): v is Marker {
   return typeof v === 'object' && v !== null && Object.hasOwn(v, MARK) && Object.getPrototypeOf(v) === Object.prototype;
 }
 
-function collectRefs(v: unknown, seen: Set<object>, found: (ref: FnRefData) => void): void {
+/** Finds the function references and the kinds of library handles inside a value that crossed. */
+function collectRefs(v: unknown, seen: Set<object>, found: (ref: FnRefData) => void, handle: (kind: string) => void): void {
   if (typeof v !== 'object' || v === null || seen.has(v)) return;
   seen.add(v);
-  if (isMarker(v) && v[MARK] === 'fn') return found(v.ref);
-  if (Array.isArray(v)) for (const x of v) collectRefs(x, seen, found);
-  else if (v instanceof Map) for (const [k, x] of v) (collectRefs(k, seen, found), collectRefs(x, seen, found));
-  else if (v instanceof Set) for (const x of v) collectRefs(x, seen, found);
-  else if (!ArrayBuffer.isView(v)) for (const key of Object.keys(v)) collectRefs((v as Record<string, unknown>)[key], seen, found);
+  if (isMarker(v)) {
+    if (v[MARK] === 'fn') return found(v.ref);
+    if (v[MARK] === 'handle') handle(v.kind);
+  }
+  if (Array.isArray(v)) for (const x of v) collectRefs(x, seen, found, handle);
+  else if (v instanceof Map) for (const [k, x] of v) (collectRefs(k, seen, found, handle), collectRefs(x, seen, found, handle));
+  else if (v instanceof Set) for (const x of v) collectRefs(x, seen, found, handle);
+  else if (!ArrayBuffer.isView(v)) for (const key of Object.keys(v)) collectRefs((v as Record<string, unknown>)[key], seen, found, handle);
 }
 
 function revive(v: unknown, seen: Map<object, unknown>, fns: Map<string, unknown>): unknown {

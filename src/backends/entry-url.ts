@@ -4,7 +4,7 @@
  * (Every chunk of the build sits directly in `dist/`.)
  * @internal
  */
-export function entryUrl(name: 'thread-entry' | 'process-entry' | 'koffi-waiter' | 'broker' | 'broker-client' | 'pool-worker' | 'manager-server'): URL {
+export function entryUrl(name: 'thread-entry' | 'process-entry' | 'koffi-waiter' | 'broker' | 'broker-client' | 'pool-worker' | 'manager-server' | 'handles'): URL {
   const here = import.meta.url;
   const ext = here.endsWith('.cjs') ? '.cjs' : '.js';
   return new URL(`./child/${name}${ext}`, here);
