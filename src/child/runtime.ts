@@ -153,10 +153,12 @@ export async function childMain(chan: ChildChannel, boot: BootData): Promise<voi
     if (!running || state().self.daemon) process.kill(process.pid, 'SIGTERM');
   });
   chan.hold();
-  const ready = (async () => {
-    if (boot.startMethod === 'thread') await replayLoaders(boot.loaders);
-    await preload(boot.preload);
-  })();
+  // Loaders first (they may be needed to import anything of the user's); then the modules
+  // earlier targets came from. A run message does not wait for those: its target's module and
+  // its arguments' modules load beside them (the loader imports a module once), which saves
+  // a cold worker the sum of the waits.
+  const loaders = boot.startMethod === 'thread' ? replayLoaders(boot.loaders) : Promise.resolve();
+  const ready = loaders.then(() => preload(boot.preload));
   chan.onMessage((msg) => {
     switch (msg.t) {
       case 'boot':
@@ -165,7 +167,10 @@ export async function childMain(chan: ChildChannel, boot: BootData): Promise<voi
         if (running) return;
         running = true;
         spec = msg.spec;
-        void ready.then(() => run(chan, spec!, boot.parentPid)).catch(failAndExit);
+        void loaders.then(() => run(chan, spec!, boot.parentPid)).catch(failAndExit);
+        return;
+      case 'preload':
+        void loaders.then(() => preload(msg.modules));
         return;
       case 'terminate':
         process.exit(msg.signal === 'SIGKILL' ? 137 : 143);
@@ -221,19 +226,22 @@ async function run(chan: ChildChannel, spec: RunSpec, parentPid: number): Promis
   try {
     st.bootstrapping = true;
     if (spec.cls) {
-      const cls = await loadReference(spec.cls);
+      // The modules load side by side; the fields are revived once the class's module has
+      // run (it may register the classes they hold).
+      const loading = loadReference(spec.cls);
+      const [cls, decoded] = await Promise.all([loading, spec.fields ? decode(spec.fields, loading) : {}]);
       if (typeof cls !== 'function') {
         throw new TypeError(`${spec.cls.url} export '${spec.cls.name}' is not a class in this worker`);
       }
-      const fields = spec.fields ? ((await decode(spec.fields)) as Record<string, unknown>) : {};
+      const fields = decoded as Record<string, unknown>;
       self = reviveProcess(cls as new () => Process, fields, spec);
       call = () => self.run();
     } else {
-      const target = spec.target ? await loadReference(spec.target) : null;
+      const loading = spec.target ? loadReference(spec.target) : null;
+      const [target, args] = (await Promise.all([loading, decode(spec.args, loading ?? undefined)])) as [unknown, unknown[]];
       if (spec.target && typeof target !== 'function') {
         throw new TypeError(`${spec.target.url} export '${spec.target.name}' is not a function in this worker`);
       }
-      const args = (await decode(spec.args)) as unknown[];
       self = reviveProcess(null, {}, spec);
       call = () => (target ? (target as (...a: unknown[]) => unknown)(...args) : undefined);
     }
