@@ -18,10 +18,10 @@ import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readdirSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { entryUrl } from '../backends/entry-url.js';
 import { getLogger } from '../logging.js';
 import { pidAlive } from './liveness.js';
+import { randomSuffix } from './state.js';
 
 interface BrokerState {
   path: string;
@@ -48,7 +48,7 @@ function sweepSockets(): void {
 
 function start(): BrokerState {
   if (process.platform !== 'win32') sweepSockets();
-  const file = `mpts-broker-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const file = `mpts-broker-${process.pid}-${randomSuffix()}`;
   const path = process.platform === 'win32' ? `\\\\.\\pipe\\${file}` : join(tmpdir(), `${file}.sock`);
   const { port1, port2 } = new MessageChannel();
   const worker = new Worker(entryUrl('broker'), { workerData: { path, port: port2 }, transferList: [port2], execArgv: [] });

@@ -26,9 +26,8 @@
  */
 import { readdirSync } from 'node:fs';
 import { isMainThread, threadId } from 'node:worker_threads';
-import { randomBytes } from 'node:crypto';
 import { native } from './native.js';
-import { state } from './state.js';
+import { state, randomSuffix } from './state.js';
 import { pidAlive, ownerAlive } from './liveness.js';
 import { memoryMode, koffiApi } from './memory.js';
 import { brokerRegister, brokerLookup } from './broker.js';
@@ -397,7 +396,7 @@ export function allocate(size: number, options: SegmentOptions = {}): Segment {
     return { sab: new SharedArrayBuffer(size), name: null, base: 0, remote: null, brokered };
   }
   sweepLeftovers();
-  const name = `/mpts-${process.pid}-${++st.seq}-${randomBytes(4).toString('hex')}`;
+  const name = `/mpts-${process.pid}-${++st.seq}-${threadId}-${randomSuffix()}`;
   const sab = store.create(name, HEADER_BYTES + size);
   const h = header(sab);
   Atomics.store(h, 0, MAGIC);

@@ -89,3 +89,14 @@ export function state(): RuntimeState {
   }
   return s;
 }
+
+/**
+ * Eight hex digits of randomness for the names of shared-memory segments and
+ * sockets, beside the pid and a counter that already make them unique (a
+ * collision only costs a retry: creation is exclusive). Not `node:crypto`:
+ * loading it costs every new worker about 1 ms of its start-up.
+ * @internal
+ */
+export function randomSuffix(): string {
+  return ((Math.random() * 0x100000000) >>> 0).toString(16).padStart(8, '0');
+}
