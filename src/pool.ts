@@ -11,6 +11,7 @@ import { getContext, type StartMethodName, type Context } from './context.js';
 import { lookupFunction, fnRef } from './fnref.js';
 import { entryUrl } from './backends/entry-url.js';
 import { getLogger } from './logging.js';
+import { state } from './internal/state.js';
 import { validateSignal, validateTimeout } from './internal/validators.js';
 import { holdWake, releaseWake } from './internal/waiting.js';
 import type { poolWorkerMain } from './child/pool-worker.js';
@@ -233,6 +234,8 @@ interface Slot {
   alive: boolean;
   busyMs: number;
   finished: number;
+  /** The worker has started its loop (its `running` message came). */
+  up: boolean;
   /** Being topped up in the current dispatch round. */
   filling: boolean;
   /** Tasks written to its queue since its reader was last woken. */
@@ -279,6 +282,7 @@ const TERMINATE = 2;
  * that the hand-offs (each a wake-up when a side sleeps) do not dominate.
  */
 const PREFETCH = 2;
+
 const DEFAULT_GRACE = 1000;
 /** Why the result loop stopped waiting: nothing is outstanding. */
 const IDLE = Symbol('pool idle');
@@ -447,6 +451,8 @@ export class Pool {
   readonly #ended: Slot[] = [];
   /** The result loop has taken a result from the queue and not yet settled it. */
   #inHand = false;
+  /** Workers that ended before they were up, in a row (see #startFailed). */
+  #failedStarts = 0;
   /** Moving average of how long a task runs in a worker (ms). */
   #taskMs = 1;
   #window = PREFETCH;
@@ -490,7 +496,11 @@ export class Pool {
       daemon: true,
     });
     proc.start();
-    const slot: Slot = { index, proc, tasks, control, inflight: new Map(), sentFns: new Set(), sentCount: 0, alive: true, busyMs: 0, finished: 0, filling: false, unwoken: 0, wokenAt: -Infinity };
+    const slot: Slot = { index, proc, tasks, control, inflight: new Map(), sentFns: new Set(), sentCount: 0, alive: true, up: false, busyMs: 0, finished: 0, filling: false, unwoken: 0, wokenAt: -Infinity };
+    proc._onRunning(() => {
+      slot.up = true;
+      this.#failedStarts = 0;
+    });
     void proc._whenExited().then(() => this.#onExit(slot));
     return slot;
   }
@@ -507,10 +517,45 @@ export class Pool {
         this.#failLost();
       }
     }
-    if (this.#state === RUN || (this.#state === CLOSE && this.#outstanding > 0)) {
+    if (!slot.up && this.#state !== TERMINATE) this.#startFailed(slot);
+    if ((this.#state === RUN || (this.#state === CLOSE && this.#outstanding > 0)) && this.#failedStarts < this.#size) {
       this.#slots[slot.index] = this.#spawn(slot.index);
       this.#dispatch();
     } else this.#maybeRetire();
+  }
+
+  /**
+   * A worker ended before it ran its loop (an initializer's module that cannot load, a
+   * loader or the environment: every worker then fails the same way). The tasks it held
+   * failed with it; once as many starts in a row as the pool has workers have failed, and none
+   * is up, the tasks still waiting in the pool fail too, with the cause, and the pool stops
+   * starting workers until the next call hands it a task (Python's pool starts new ones for
+   * ever, and its tasks wait for ever).
+   */
+  #startFailed(slot: Slot): void {
+    this.#failedStarts++;
+    if (this.#failedStarts < this.#size || this.#slots.some((s) => s?.alive && s.up)) return;
+    const code = slot.proc.exitCode;
+    const err = new WorkerLostError(
+      `the pool worker ${slot.proc.name} ended (exit code ${code}) before it could run tasks; ` +
+        `its error output says why (a worker that cannot start fails the tasks waiting for one)`,
+    );
+    const waiting = this.#pending.splice(this.#pendingHead);
+    this.#pending.length = 0;
+    this.#pendingHead = 0;
+    for (const t of waiting) {
+      if (t.cancelled) continue;
+      this.#queued--;
+      this.#finish(t, false, err);
+    }
+    this.#wakeRoom();
+  }
+
+  /** Starts workers again in the empty places left by workers that failed to start. */
+  #restartFailed(): void {
+    if (this.#failedStarts < this.#size) return;
+    this.#failedStarts = 0;
+    for (let i = 0; i < this.#slots.length; i++) if (!this.#slots[i]) this.#slots[i] = this.#spawn(i);
   }
 
   /** Fails the tasks of ended workers once the result queue holds nothing more from them. */
@@ -529,6 +574,12 @@ export class Pool {
     if (!f) {
       f = { id: this.#fnIds.size + 1, ref: lookupFunction(fn) };
       this.#fnIds.set(fn, f);
+      // A worker imports a function's module on its first task. Told now, a worker still
+      // starting imports it beside its own start-up (a new pool's first result waits for
+      // both), and the standby worker of later pools has it ready.
+      const key = `${f.ref.kind} ${f.ref.url}`;
+      state().targetModules.add(key);
+      for (const s of this.#slots) if (s?.alive) s.proc._preload([key]);
     }
     return f;
   }
@@ -544,6 +595,7 @@ export class Pool {
     this.#outstanding++;
     this.#pending.push(task);
     this.#queued++;
+    this.#restartFailed();
     this.#dispatch(true);
     this.#pump();
     return task;

@@ -527,6 +527,24 @@ export class Process<A extends unknown[] = unknown[]> {
     }
   }
 
+  /**
+   * @internal asks the running child to import these modules now (keys as in
+   * `state().targetModules`): a pool names its tasks' modules to workers that are
+   * still starting, so that the import overlaps their start-up.
+   */
+  _preload(modules: string[]): void {
+    const h = this.#handle;
+    if (!h || h.hasExited) return;
+    h.sendControl({ t: 'preload', modules });
+  }
+
+  /** @internal calls `fn` once the started child has loaded its target and is about to call it (pools). */
+  _onRunning(fn: () => void): void {
+    this.#handle?.onControl((msg) => {
+      if (msg.t === 'running') fn();
+    });
+  }
+
   /** @internal forwards a signal the parent received (Ctrl-C, SIGTERM). */
   _forwardSignal(sig: NodeJS.Signals): void {
     const h = this.#handle;

@@ -89,6 +89,21 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/** `p`, or a rejection naming `what` once `ms` have passed (a hang fails the test instead of stalling it). */
+export async function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Polls `cond` until true or the bound passes. */
 export async function eventually(cond: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + ms;

@@ -75,6 +75,8 @@ export interface RunSpec {
 export type ParentMessage =
   | { t: 'boot'; boot: BootData }
   | { t: 'run'; spec: RunSpec }
+  /** Modules (`'esm <url>'` / `'cjs <url>'`) the child will soon need: import them now, beside the rest. */
+  | { t: 'preload'; modules: string[] }
   | { t: 'terminate'; signal: 'SIGTERM' | 'SIGKILL' };
 
 /** Child → parent. */

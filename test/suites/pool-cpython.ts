@@ -32,6 +32,7 @@ import {
   type ResultIterator,
 } from 'multiprocessing-ts';
 import * as F from '../fixtures/pool-cpython-targets.js';
+import { bounded } from '../helpers.js';
 
 type StartMethod = 'thread' | 'process';
 
@@ -55,21 +56,6 @@ const execFileAsync = promisify(execFile);
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-/** `p`, or a rejection naming `what` after `ms`. */
-async function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Every result of an imap iterator, each `next` bounded. */
 async function drain<R>(it: ResultIterator<R>): Promise<R[]> {

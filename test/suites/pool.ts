@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Pool, ThreadPool, ProcessError, TimeoutError, WorkerLostError, Full, Event, RawArray, getContext, currentTask, type StartMethod } from 'multiprocessing-ts';
-import { eventually } from '../helpers.js';
+import { Pool, ThreadPool, ProcessError, TimeoutError, WorkerLostError, Full, Event, RawArray, getContext, currentTask, fnRef, activeChildren, Queue, Lock, type StartMethod } from 'multiprocessing-ts';
+import { eventually, bounded } from '../helpers.js';
 import * as F from '../fixtures/pool-targets.js';
 
 const T = { timeout: 90_000 };
@@ -58,6 +58,40 @@ export function poolSuite(method: StartMethod): void {
       } finally {
         pool.terminate();
         await pool.join();
+      }
+    });
+
+    it('workers that cannot start fail the waiting tasks with WorkerLostError, stop being restarted, and start again on the next task', T, async () => {
+      // The initializer's module does not exist: every worker ends before it is up.
+      const pool = make(2, { initializer: fnRef(new URL('./no-such-module.mjs', import.meta.url), 'init') });
+      const ours = () => activeChildren().filter((p) => p.name.startsWith(prefix));
+      try {
+        const lost = (e: Error) => e instanceof WorkerLostError && /exit code 1/.test(e.message);
+        await assert.rejects(bounded(pool.apply(F.sq, [3]), 30_000, 'a task of a pool whose workers cannot start'), lost);
+        // No endless restarts: the places stay empty until the next task.
+        await eventually(() => ours().length === 0, 20_000, 'the failed workers to be gone');
+        await new Promise((r) => setTimeout(r, 300)); // a restart would show up within this
+        assert.equal(ours().length, 0);
+        await assert.rejects(bounded(pool.map(F.sq, [1, 2, 3]), 30_000, 'a second call'), lost);
+        pool.close();
+        await bounded(pool.join(), 30_000, 'join');
+      } finally {
+        pool.terminate();
+        await pool.join();
+      }
+    });
+
+    it('a blocking get in a worker that has not loaded a kind of library object yet still revives it', T, async () => {
+      const pool = make(1);
+      const q = new Queue<{ lock: Lock; n: number }>();
+      try {
+        const r = pool.apply(F.takeSyncAndLock, [q]);
+        q.put({ lock: new Lock(), n: 5 });
+        assert.equal(await bounded(r, 30_000, 'the task'), 'Lock true 5');
+      } finally {
+        pool.terminate();
+        await pool.join();
+        q.close();
       }
     });
 
