@@ -130,7 +130,8 @@ abstract class Shared {
 // line 0: i32[0] state: 0 free, 1 held, 2 held and maybe waited for; i32[2] sleepers;
 //         i32[7] take-over flag
 // line 1: i32[16] recursion count (RLock); i32[17] owner's async context id (RLock);
-//         i32[18] owner pid; i32[19] owner thread id
+//         i32[18] owner pid; i32[19] owner thread id; i32[20..21] hold epoch (RLock: low, high
+//         word), which every taking and every full release by the holder changes
 
 const LOCK_BYTES = 128;
 const S = 0;
@@ -139,6 +140,8 @@ const OWNER = 1; // in i64 units, bytes 8-15 (Barrier's inner mutex only: its ow
 const CTX = 17;
 const OWNER_PID = 18;
 const OWNER_TID = 19;
+const EPOCH_LO = 20;
+const EPOCH_HI = 21;
 const TAKE = 7; // 1 while one waiter takes over from a dead holder
 const SLEEPERS = 2; // waiters inside a futex/Atomics wait: a release wakes only if there are some
 
@@ -197,6 +200,17 @@ abstract class MutexBase extends Shared {
     this.A.set(this.i32, OWNER_TID, MY_TID_WORD);
   }
 
+  /**
+   * @internal the holder marks a new hold (taking it, letting it go): a record of "held by me"
+   * made under an older epoch no longer counts (see RLock's #mine). Only the holder writes
+   * these words, so plain writes do; the atomic operation that lets the lock go orders them.
+   */
+  protected bumpEpoch(): void {
+    const lo = (this.A.get(this.i32, EPOCH_LO) + 1) | 0;
+    this.A.set(this.i32, EPOCH_LO, lo);
+    if (lo === 0) this.A.set(this.i32, EPOCH_HI, (this.A.get(this.i32, EPOCH_HI) + 1) | 0);
+  }
+
   /** @internal owner key, for messages and liveness. */
   protected ownerKey(): bigint {
     // A thread word of 0 (an owner half-written or half-cleared) reads as thread 0, which counts as alive.
@@ -232,6 +246,7 @@ abstract class MutexBase extends Shared {
     try {
       if (this.ownerKey() !== owner || this.A.load(this.i32, S) === 0) return false;
       this.setOwner();
+      this.bumpEpoch();
       this.A.store(this.i32, S, 2);
       this.A.store(this.i32, COUNT, 0);
     } finally {
@@ -425,14 +440,50 @@ export class RLock extends MutexBase {
     super(init?.[kInit]);
   }
 
+  /**
+   * What this handle knows of its own thread's hold: the async context that took it (0: none
+   * known) and the hold's epoch then. While the epoch words still read the same, nobody has
+   * taken or let go of the lock since, so the hold is still this context's: a check that costs
+   * two plain reads of a line the holder already has, instead of the owner's words, the state
+   * word and the context word. Another handle of this thread letting the lock go changes the
+   * epoch, so a stale record never passes.
+   */
+  #heldCtx = 0;
+  #epochLo = 0;
+  #epochHi = 0;
+
+  /** Records a hold this thread just took (or found) in context `ctx`. */
+  #remember(ctx: number): void {
+    this.#heldCtx = ctx;
+    this.#epochLo = this.A.get(this.i32, EPOCH_LO);
+    this.#epochHi = this.A.get(this.i32, EPOCH_HI);
+  }
+
   #mine(ctx: number): boolean {
-    return this.heldBySelf() && this.A.get(this.i32, CTX) === ctx;
+    if (this.#heldCtx === ctx && this.A.get(this.i32, EPOCH_LO) === this.#epochLo && this.A.get(this.i32, EPOCH_HI) === this.#epochHi) return true;
+    if (!(this.heldBySelf() && this.A.get(this.i32, CTX) === ctx)) return false;
+    this.#remember(ctx);
+    return true;
+  }
+
+  /** The caller's context now holds it (count set): a new epoch, remembered here. */
+  #held(ctx: number, count: number): void {
+    this.A.set(this.i32, CTX, ctx);
+    this.A.set(this.i32, COUNT, count);
+    this.bumpEpoch();
+    this.#remember(ctx);
+  }
+
+  /** The last level goes: a new epoch (every record of the old hold stops counting), then free. */
+  #letGo(): void {
+    this.#heldCtx = 0;
+    this.bumpEpoch();
+    this.unlock();
   }
 
   #take(ctx: number): boolean {
     if (!this.tryTake()) return false;
-    this.A.set(this.i32, CTX, ctx);
-    this.A.set(this.i32, COUNT, 1);
+    this.#held(ctx, 1);
     return true;
   }
 
@@ -449,8 +500,7 @@ export class RLock extends MutexBase {
     o.signal?.throwIfAborted();
     if (!o.block) return false;
     if (!(await this.lockAsync(o.timeout, o.signal))) return false;
-    this.A.store(this.i32, CTX, ctx);
-    this.A.store(this.i32, COUNT, 1);
+    this.#held(ctx, 1);
     return true;
   }
 
@@ -476,8 +526,7 @@ export class RLock extends MutexBase {
       );
     }
     if (!this.lockSync(o.timeout)) return false;
-    this.A.store(this.i32, CTX, ctx);
-    this.A.store(this.i32, COUNT, 1);
+    this.#held(ctx, 1);
     return true;
   }
 
@@ -504,7 +553,7 @@ export class RLock extends MutexBase {
     }
     const count = this.A.get(this.i32, COUNT) - 1;
     this.A.set(this.i32, COUNT, count);
-    if (count === 0) this.unlock();
+    if (count === 0) this.#letGo();
   }
 
   /** @internal */
@@ -514,14 +563,14 @@ export class RLock extends MutexBase {
 
   /** @internal true when the caller already holds it (so a nested acquire+release is a no-op). */
   _ownsNow(): boolean {
-    return this.heldBySelf() && this.A.get(this.i32, CTX) === contextId();
+    return this.#mine(contextId());
   }
 
   /** @internal */
   _releaseSave(): number {
     const count = this.A.load(this.i32, COUNT);
     this.A.store(this.i32, COUNT, 0);
-    this.unlock();
+    this.#letGo();
     return count;
   }
 
@@ -529,16 +578,14 @@ export class RLock extends MutexBase {
   _acquireRestoreSync(saved: number): void {
     const ctx = contextId();
     if (!this.tryTake()) this.lockSync(Infinity);
-    this.A.store(this.i32, CTX, ctx);
-    this.A.store(this.i32, COUNT, saved);
+    this.#held(ctx, saved);
   }
 
   /** @internal */
   async _acquireRestore(saved: number): Promise<void> {
     const ctx = contextId();
     if (!this.tryTake()) await this.lockAsync(Infinity);
-    this.A.store(this.i32, CTX, ctx);
-    this.A.store(this.i32, COUNT, saved);
+    this.#held(ctx, saved);
   }
 
   /** @internal */

@@ -18,6 +18,7 @@ import {
   SharedMemory,
   ShareableList,
   ProcessError,
+  Queue,
   getContext,
   getLogger,
   currentProcess,
@@ -257,6 +258,40 @@ export function syncSuite(method: StartMethod, options: SyncSuiteOptions = {}): 
       assert.equal(p.exitCode, 0);
       assert.deepEqual(out.toArray(), [1, 1]);
       rlock.release();
+    });
+
+    it('an RLock let go through another handle of the same thread is no longer held through the first', T, async () => {
+      // Two handles of one RLock in this thread (a trip through a queue revives a new one).
+      const a = new RLock();
+      const q = new Queue<RLock>();
+      q.putSync(a);
+      const b = q.getSync({ timeout: 10_000 });
+      q.close();
+      assert.notEqual(a, b);
+      assert.equal(a.acquireSync(), true);
+      assert.equal(b.acquireSync(), true); // re-enters: same thread, same context
+      b.release();
+      b.release(); // the last level, through b
+      assert.throws(() => a.release(), /cannot release un-acquired lock/);
+      // Held by a worker now: neither handle may take it for this thread's own.
+      const v = new Value('i', 0, { lock: a });
+      const held = new Event();
+      const done = new Event();
+      const p = spawn(F.holdUntil, [b, held, done]);
+      try {
+        assert.equal(await held.wait(30_000), true);
+        assert.equal(a.acquireSync({ block: false }), false);
+        assert.throws(() => a.release(), /cannot release un-acquired lock/);
+        assert.equal(b.acquireSync({ timeout: 50 }), false);
+      } finally {
+        done.set();
+        await p.join(30_000);
+      }
+      assert.equal(p.exitCode, 0);
+      assert.equal(a.acquireSync({ timeout: 10_000 }), true);
+      v.value = 7; // held by this context: goes on
+      a.release();
+      assert.equal(v.value, 7);
     });
 
     it('errors in this thread: Lock released twice, BoundedSemaphore over-released, Condition without its lock', async () => {
