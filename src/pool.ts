@@ -88,8 +88,11 @@ export type Settle = (ok: boolean, value: unknown) => void;
  * workers until the iterator has handed in all its input (close()).
  */
 export interface ChunkRunner {
-  /** Runs `fn` over `chunk`; `settle` gets the array of results (or the error). May return what stops it. */
-  _submitChunk(fn: AnyFn, chunk: unknown[], settle: Settle): ((why: StopKind, reason: unknown) => void) | void;
+  /**
+   * Runs `fn` over `chunk` (`first`: its first item's index in the input); `settle` gets the
+   * array of results (or the error). May return what stops it.
+   */
+  _submitChunk(fn: AnyFn, chunk: unknown[], settle: Settle, first: number): ((why: StopKind, reason: unknown) => void) | void;
   /** How many chunks an iterator keeps running or buffered. */
   readonly _lookahead: number;
   /** False while the pool's queue is full (`maxQueue`). */
@@ -215,6 +218,8 @@ interface Task {
   cancelled: boolean;
   /** Asked to stop in its worker; the worker is replaced when the grace period ends. */
   grace: NodeJS.Timeout | null;
+  /** A chunk's first item's index in the call's input (for error messages). */
+  first: number;
 }
 
 /** @internal a call still handing in tasks (see `Pool.#producers`). */
@@ -589,9 +594,9 @@ export class Pool {
   }
 
   /** Queues one task; `sink` learns its outcome, once. */
-  #submit(fn: AnyFn, kind: TaskKind, payload: unknown[], sink: Settle | AsyncResult<unknown>): Task {
+  #submit(fn: AnyFn, kind: TaskKind, payload: unknown[], sink: Settle | AsyncResult<unknown>, first = 0): Task {
     const f = this.#fn(fn);
-    const task: Task = { id: ++this.#taskSeq, fnId: f.id, ref: f.ref, kind, payload, sink, done: false, slot: null, cancelled: false, grace: null };
+    const task: Task = { id: ++this.#taskSeq, fnId: f.id, ref: f.ref, kind, payload, sink, done: false, slot: null, cancelled: false, grace: null, first };
     this.#outstanding++;
     this.#pending.push(task);
     this.#queued++;
@@ -738,7 +743,7 @@ export class Pool {
       this.#queued--;
       const first = !best.sentFns.has(task.fnId);
       try {
-        best.tasks._putBytesSync(encodeTask(task.id, task.fnId, first ? task.ref : null, task.kind, task.payload), true);
+        best.tasks._putBytesSync(encodeTask(task.id, task.fnId, first ? task.ref : null, task.kind, task.payload, task.first), true);
       } catch (e) {
         // The arguments cannot be sent: this task fails, the pool goes on.
         this.#finish(task, false, e);
@@ -947,7 +952,7 @@ export class Pool {
           for (let i = 0; i < vs.length; i++) out[at + i] = vs[i];
           bar?.update(vs.length);
           if (--left === 0) finish(true, out);
-        }),
+        }, at),
       );
     };
     if (this.#maxQueue === Infinity) {
@@ -1017,8 +1022,8 @@ export class Pool {
   }
 
   /** @internal for ResultIterator: submits one chunk; returns a function that stops it. */
-  _submitChunk(fn: AnyFn, chunk: unknown[], settle: Settle): (why: StopKind, reason: unknown) => void {
-    const task = this.#submit(fn, TASK_MAP, chunk, settle);
+  _submitChunk(fn: AnyFn, chunk: unknown[], settle: Settle, first: number): (why: StopKind, reason: unknown) => void {
+    const task = this.#submit(fn, TASK_MAP, chunk, settle, first);
     return (why, reason) => this.#stopTask(task, why, reason);
   }
 
@@ -1267,7 +1272,7 @@ export class ResultIterator<R> implements AsyncIterableIterator<R> {
       this.#bar?.update(vs.length);
       this.#notify();
       void this.#fill();
-    });
+    }, index * this.#chunksize);
     if (stop) this.#running.set(index, stop);
     if (this.#timeout !== undefined) {
       timer = setTimeout(() => this.#fail(new TimeoutError(`a chunk of this imap did not finish within ${this.#timeout} ms`), STOP_TIMEOUT, index), Math.max(0, this.#timeout));

@@ -85,15 +85,16 @@ function i32At(b: Uint8Array, o: number): number {
 /**
  * A task as bytes: `[id, fnId, kind, count]`, the function's reference (empty when the
  * worker has it), then the arguments one by one (numbers and strings skip the serializer) or a
- * chunk of items as one array (the serializer handles a large array in bulk).
+ * chunk of items as one array (the serializer handles a large array in bulk); `first` is the
+ * index of the chunk's first item in the whole input, for error messages.
  * The bytes are a view of the thread's frame buffer: write them before building another frame.
  */
-export function encodeTask(id: number, fnId: number, ref: FnRefData | null, kind: TaskKind, payload: unknown[]): Uint8Array {
+export function encodeTask(id: number, fnId: number, ref: FnRefData | null, kind: TaskKind, payload: unknown[], first = 0): Uint8Array {
   // The function's reference and a chunk are encoded before the frame starts; a call's
   // arguments go into it one by one (one that cannot be sent throws half way: the next frame
   // starts over, so nothing is left behind).
   const refBytes = ref ? utf8.encode(JSON.stringify(ref)) : NO_BYTES;
-  const chunk = kind === TASK_APPLY ? null : encodeValue(payload, 'the chunk of items');
+  const chunk = kind === TASK_APPLY ? null : encodeChunk(payload, first);
   flen = 0;
   putI32(id);
   putI32(fnId);
@@ -103,6 +104,19 @@ export function encodeTask(id: number, fnId: number, ref: FnRefData | null, kind
   if (chunk) putPart(chunk);
   else for (let i = 0; i < payload.length; i++) putValue(payload[i], `argument ${i}`);
   return frameView();
+}
+
+/**
+ * A chunk of a map's items. An item that cannot be sent is named by its index in the whole
+ * input (`items[1234]`), as the caller knows it, not within its chunk.
+ */
+function encodeChunk(items: unknown[], first: number): Uint8Array {
+  try {
+    return encodeValue(items, 'items');
+  } catch (e) {
+    if (!(e instanceof TypeError) || first === 0) throw e;
+    throw new TypeError(e.message.replace(/^items\[(\d+)\]/, (_, k: string) => `items[${first + Number(k)}]`));
+  }
 }
 
 /** The task back from bytes (the payload may need an await). */

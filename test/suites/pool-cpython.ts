@@ -653,9 +653,11 @@ export function poolCpythonSuite(method: StartMethod): void {
       await assert.rejects(pool.apply(F.identity, [Symbol('s')]), (e: Error) => e instanceof TypeError && /^argument 0 cannot be sent to a worker: it is a symbol/.test(e.message));
       await assert.rejects(pool.apply(F.identity, [{ a: [1, { f: local }] }]), (e: Error) => e instanceof TypeError && /^argument 0\.a\[1\]\.f is a function that cannot be sent/.test(e.message));
       await assert.rejects(pool.apply(F.identity, [new WeakMap()]), (e: Error) => e instanceof TypeError && /argument 0 cannot be sent to a worker: it is a WeakMap/.test(e.message));
-      await assert.rejects(pool.map(F.identity, [1, 2, local, 4], 4), (e: Error) => e instanceof TypeError && /is a function that cannot be sent/.test(e.message));
-      await assert.rejects(pool.starmap(F.mul, [[1, 2], [Symbol('x') as never, 2]], 1), (e: Error) => e instanceof TypeError && /cannot be sent to a worker: it is a symbol/.test(e.message));
-      await assert.rejects(drain(pool.imap(F.identity, [1, Symbol('y')])), (e: Error) => e instanceof TypeError && /it is a symbol/.test(e.message));
+      // An item is named by its index in the whole input, whatever chunk it went in.
+      await assert.rejects(pool.map(F.identity, [1, 2, local, 4], 4), (e: Error) => e instanceof TypeError && /^items\[2\] is a function that cannot be sent/.test(e.message));
+      await assert.rejects(pool.map(F.identity, [1, 2, 3, 4, local, 6], 2), (e: Error) => e instanceof TypeError && /^items\[4\] is a function that cannot be sent/.test(e.message));
+      await assert.rejects(pool.starmap(F.mul, [[1, 2], [Symbol('x') as never, 2]], 1), (e: Error) => e instanceof TypeError && /^items\[1\]\[0\] cannot be sent to a worker: it is a symbol/.test(e.message));
+      await assert.rejects(drain(pool.imap(F.identity, [1, 2, 3, Symbol('y')], 2)), (e: Error) => e instanceof TypeError && /^items\[3\] cannot be sent .*it is a symbol/.test(e.message));
       const errs: unknown[] = [];
       await assert.rejects(pool.applyAsync(F.identity, [Symbol('z')], { errorCallback: (e) => errs.push(e) }).get(WAIT_MS), TypeError);
       assert.equal(errs.length, 1);
