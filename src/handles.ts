@@ -6,9 +6,11 @@
  * of the kinds it meets).
  * @internal
  */
-import './synchronize.js';
-import './sharedctypes.js';
-import './shared-memory.js';
-import './queues.js';
-import './connection.js';
-import './managers.js';
+// Re-exported, not imported bare: the package is marked free of side effects, so a bare import
+// may be dropped by the bundler, and the modules' registrations with it.
+export { Lock } from './synchronize.js';
+export { Value } from './sharedctypes.js';
+export { SharedMemory } from './shared-memory.js';
+export { Queue } from './queues.js';
+export { Connection } from './connection.js';
+export { BaseManager } from './managers.js';

@@ -264,10 +264,19 @@ export function syncSuite(method: StartMethod, options: SyncSuiteOptions = {}): 
       // Two handles of one RLock in this thread (a trip through a queue revives a new one).
       const a = new RLock();
       const q = new Queue<RLock>();
-      q.putSync(a);
-      const b = q.getSync({ timeout: 10_000 });
-      q.close();
-      assert.notEqual(a, b);
+      let b: RLock;
+      try {
+        q.putSync(a);
+        b = q.getSync({ timeout: 10_000 });
+        assert.notEqual(a, b);
+      } catch (e) {
+        // Without the native addon (koffi mode) a lock cannot go through a queue between the
+        // processes' threads, so this thread cannot get a second handle: one handle plays both.
+        assert.match(String(e), /without the native part/);
+        b = a;
+      } finally {
+        q.close();
+      }
       assert.equal(a.acquireSync(), true);
       assert.equal(b.acquireSync(), true); // re-enters: same thread, same context
       b.release();
