@@ -287,7 +287,6 @@ const TERMINATE = 2;
  * that the hand-offs (each a wake-up when a side sleeps) do not dominate.
  */
 const PREFETCH = 2;
-
 const DEFAULT_GRACE = 1000;
 /** Why the result loop stopped waiting: nothing is outstanding. */
 const IDLE = Symbol('pool idle');

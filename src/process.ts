@@ -535,7 +535,11 @@ export class Process<A extends unknown[] = unknown[]> {
   _preload(modules: string[]): void {
     const h = this.#handle;
     if (!h || h.hasExited) return;
-    h.sendControl({ t: 'preload', modules });
+    try {
+      h.sendControl({ t: 'preload', modules });
+    } catch {
+      // Only a hint: the child imports the modules when it needs them anyway.
+    }
   }
 
   /** @internal calls `fn` once the started child has loaded its target and is about to call it (pools). */

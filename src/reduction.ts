@@ -13,13 +13,13 @@
  * - Top-level exported functions cross as references.
  * @module
  */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { state } from './internal/state.js';
 import { errorClasses, RemoteError } from './errors.js';
 import { lookupFunction, loadReference, loadReferenceSync } from './fnref.js';
-import type { Encoded, FnRefData } from './protocol/messages.js';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { entryUrl } from './backends/entry-url.js';
+import type { Encoded, FnRefData } from './protocol/messages.js';
 
 /** Method by which library objects describe themselves for transfer. @internal */
 export const REDUCE = Symbol.for('multiprocessing-ts.reduce');

@@ -71,15 +71,19 @@ export function fallbackSuite(mode: 'koffi' | 'broker', logLine: RegExp, perWork
       const go = new Event();
       spawn('process', F.holdUntil, [lock, held, go]);
       assert.equal(await held.wait(30_000), true);
-      // Six pending waits: more than the pool's four threads.
-      const pending = [0, 1, 2, 3, 4, 5].map(() => lock.acquire({ timeout: 30_000 }));
+      // Six pending waits: more than the pool's four threads. Each lets go as soon as it has the
+      // lock: they may get it in any order (awaiting them in order, and letting go only then,
+      // waited forever for the first while a later one held the lock).
+      const pending = [0, 1, 2, 3, 4, 5].map(() =>
+        lock.acquire({ timeout: 30_000 }).then((ok) => {
+          if (ok) lock.release();
+          return ok;
+        }),
+      );
       const ms = await poolTask();
       assert.ok(ms < 5_000, `a pool task took ${ms.toFixed(0)} ms while async waits were pending`);
       go.set();
-      for (const p of pending) {
-        assert.equal(await p, true);
-        lock.release();
-      }
+      assert.deepEqual(await Promise.all(pending), [true, true, true, true, true, true]);
     });
 
     it('a worker thread blocked in acquireSync stops on terminate()', T, async () => {
