@@ -393,35 +393,26 @@ const needsWalk = plainDataScan(passThroughTags, MARK);
  * value needs, and only those: loading all of them costs a new worker about
  * 8 ms on the test machine, most of a pool's cold start.
  */
-const HANDLE_MODULES: Record<string, () => Promise<unknown>> = {
-  Lock: () => import('./synchronize.js'),
-  RLock: () => import('./synchronize.js'),
-  Semaphore: () => import('./synchronize.js'),
-  BoundedSemaphore: () => import('./synchronize.js'),
-  Event: () => import('./synchronize.js'),
-  Condition: () => import('./synchronize.js'),
-  Barrier: () => import('./synchronize.js'),
-  RawValue: () => import('./sharedctypes.js'),
-  Value: () => import('./sharedctypes.js'),
-  RawArray: () => import('./sharedctypes.js'),
-  SharedArray: () => import('./sharedctypes.js'),
-  SharedMemory: () => import('./shared-memory.js'),
-  ShareableList: () => import('./shared-memory.js'),
-  Queue: () => import('./queues.js'),
-  JoinableQueue: () => import('./queues.js'),
-  SimpleQueue: () => import('./queues.js'),
-  Connection: () => import('./connection.js'),
-  ManagerProxy: () => import('./managers.js'),
-};
+const HANDLE_MODULES: Record<string, () => Promise<unknown>> = {};
+for (const [load, kinds] of [
+  [() => import('./synchronize.js'), ['Lock', 'RLock', 'Semaphore', 'BoundedSemaphore', 'Event', 'Condition', 'Barrier']],
+  [() => import('./sharedctypes.js'), ['RawValue', 'Value', 'RawArray', 'SharedArray']],
+  [() => import('./shared-memory.js'), ['SharedMemory', 'ShareableList']],
+  [() => import('./queues.js'), ['Queue', 'JoinableQueue', 'SimpleQueue']],
+  [() => import('./connection.js'), ['Connection']],
+  [() => import('./managers.js'), ['ManagerProxy']],
+] as const) {
+  for (const kind of kinds) HANDLE_MODULES[kind] = load;
+}
 
 /**
  * Decodes a value that crossed; imports modules of function references.
- * `first`: a promise to wait for before reviving (a target's module, which may
+ * `after`: a promise to wait for before reviving (a target's module, which may
  * register the classes the value holds), while the imports go on beside it. @internal
  */
-export async function decode(enc: Encoded, first?: Promise<unknown>): Promise<unknown> {
+export async function decode(enc: Encoded, after?: Promise<unknown>): Promise<unknown> {
   if (!enc.walked) {
-    await first;
+    await after;
     return enc.data;
   }
   const revivers = state().handleRevivers;
@@ -445,7 +436,7 @@ export async function decode(enc: Encoded, first?: Promise<unknown>): Promise<un
       if (load) pending.push(load());
     },
   );
-  if (first) pending.push(first);
+  if (after) pending.push(after);
   await Promise.all(pending);
   return revive(enc.data, new Map(), fns);
 }
