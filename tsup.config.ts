@@ -1,3 +1,6 @@
+import { buildSync, type Plugin } from 'esbuild';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { defineConfig, type Options } from 'tsup';
 
 const common: Options = {
@@ -9,26 +12,129 @@ const common: Options = {
   outExtension: ({ format }) => ({ js: format === 'cjs' ? '.cjs' : '.js' }),
 };
 
-// Two builds. The library and the worker entries that run user code share one split build, so
-// that a worker's library modules are the very instances the user's modules import. The helper
-// threads (the koffi waiter, the broker and its client) run no user code: each is one file of
-// its own. Kept in the split build, they cut its shared code into more, smaller chunks, and a
-// new worker pays for every module it loads (on the test machine a fresh worker thread loads the
-// same 150 KB of code in 5 ms as one module, in 10 ms as 16).
-// `npm run build` empties dist/ first (two builds cannot both clean it).
+// Three builds.
+//
+// 1. The worker core (src/internal/core.ts): every module a new worker needs to boot, revive
+//    queues and serve a pool, as ONE file, dist/core.js (and core.cjs). A fresh worker pays the
+//    ES module loader for every module it loads: on the test machine a new worker thread loaded
+//    the same 160 KB of code in 5 ms as one module and in 10 ms as the 14 chunks a split build
+//    cut it into.
+// 2. The rest of the library and the worker entries, split as usual. Every import of a core
+//    module is redirected to the core file, through package.json's private `imports` field
+//    (`#mpts-core`, which resolves from any folder of the package and per format), so a
+//    worker's library objects are the very instances the user's modules import. The core reaches
+//    the other modules by dynamic imports only (the kinds of objects it revives on demand); those
+//    modules are entries of this build with fixed names, imported as `#mpts/<name>`.
+// 3. The helper threads (the koffi waiter, the broker and its client) run no user code: each is
+//    one file of its own.
+// `npm run build` empties dist/ first (the builds cannot all clean it).
+
+const CORE_ENTRY = 'src/internal/core.ts';
+/** Modules of the core reached by dynamic import from it: entries of the split build. */
+const ON_DEMAND = ['synchronize', 'sharedctypes', 'shared-memory', 'connection', 'managers'];
+
+const rel = (p: string) => path.relative(process.cwd(), p).split(path.sep).join('/');
+
+/**
+ * The core's modules: the static closure of core.ts. Fails the build if core.ts does not
+ * re-export one of them (the split build imports their names from the core file).
+ */
+function coreModules(): Set<string> {
+  const { metafile } = buildSync({
+    entryPoints: [CORE_ENTRY],
+    bundle: true,
+    write: false,
+    metafile: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    logLevel: 'silent',
+  });
+  const seen = new Set<string>();
+  const stack = [CORE_ENTRY];
+  while (stack.length > 0) {
+    const file = stack.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    for (const imp of metafile!.inputs[file]!.imports) {
+      if (!imp.external && (imp.kind === 'import-statement' || imp.kind === 'require-call')) stack.push(imp.path);
+    }
+  }
+  const listed = new Set(
+    [...readFileSync(CORE_ENTRY, 'utf8').matchAll(/^export \* from '(.+)';$/gm)].map((m) =>
+      rel(path.resolve(path.dirname(CORE_ENTRY), m[1]!.replace(/\.js$/, '.ts'))),
+    ),
+  );
+  const missing = [...seen].filter((f) => f !== CORE_ENTRY && !listed.has(f));
+  if (missing.length > 0) throw new Error(`${CORE_ENTRY} must re-export every module of the core; missing: ${missing.join(', ')}`);
+  return seen;
+}
+
+const core = coreModules();
+const SKIP = Symbol('resolve as usual');
+
+/** Resolves a relative import to its source file (relative to the project). */
+async function sourceOf(build: Parameters<Plugin['setup']>[0], args: { path: string; resolveDir: string; kind: import('esbuild').ImportKind; importer: string }) {
+  const r = await build.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, importer: args.importer, pluginData: SKIP });
+  return r.errors.length > 0 ? null : rel(r.path);
+}
+
+/** Build 2: imports of core modules go to the core file. */
+const toCore: Plugin = {
+  name: 'mpts-to-core',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.?\// }, async (args) => {
+      if (args.pluginData === SKIP) return undefined;
+      const file = await sourceOf(build, args);
+      return file && core.has(file) ? { path: '#mpts-core', external: true } : undefined;
+    });
+  },
+};
+
+/** Build 1: the core stays closed; its dynamic imports of other modules stay imports. */
+const fromCore: Plugin = {
+  name: 'mpts-from-core',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.?\// }, async (args) => {
+      if (args.pluginData === SKIP) return undefined;
+      const file = await sourceOf(build, args);
+      if (file === null) return undefined;
+      // A dynamic import of a core module (the reviver of queues) imports the core file itself:
+      // inlined instead, it would make esbuild wrap every module of the core in a lazy initialiser.
+      if (core.has(file)) return args.kind === 'dynamic-import' ? { path: '#mpts-core', external: true } : undefined;
+      const name = path.basename(file, '.ts');
+      if (args.kind !== 'dynamic-import' || !file.startsWith('src/') || !ON_DEMAND.includes(name)) {
+        return { errors: [{ text: `${rel(args.importer)} is in the worker core and imports ${file}, which is not (${args.kind}); list it in ${CORE_ENTRY} or import it dynamically (one of: ${ON_DEMAND.join(', ')})` }] };
+      }
+      return { path: `#mpts/${name}`, external: true };
+    });
+  },
+};
+
 export default defineConfig([
+  {
+    ...common,
+    entry: { core: CORE_ENTRY },
+    splitting: false,
+    esbuildPlugins: [fromCore],
+    // The CommonJS core must require the other modules' CommonJS files, not import their ES ones.
+    esbuildOptions(options, { format }) {
+      if (format === 'cjs') options.supported = { ...options.supported, 'dynamic-import': false };
+    },
+  },
   {
     ...common,
     entry: {
       index: 'src/index.ts',
       dummy: 'src/dummy.ts',
+      ...Object.fromEntries(ON_DEMAND.map((name) => [name, `src/${name}.ts`])),
       'child/thread-entry': 'src/child/thread-entry.ts',
       'child/process-entry': 'src/child/process-entry.ts',
-      'child/pool-worker': 'src/child/pool-worker.ts',
       'child/manager-server': 'src/child/manager-server.ts',
       'child/handles': 'src/handles.ts',
     },
     splitting: true,
+    esbuildPlugins: [toCore],
     dts: { entry: { index: 'src/index.ts', dummy: 'src/dummy.ts' } },
   },
   {

@@ -494,7 +494,7 @@ export class Pool {
     const name = `${this.#method === 'thread' ? 'Thread' : 'Process'}PoolWorker-${++this.#workerSeq}`;
     const proc = new this.#ctx.Process({
       // The worker loop is an entry file of its own, so that workers import it by name.
-      target: fnRef<typeof poolWorkerMain>(entryUrl('pool-worker'), 'poolWorkerMain'),
+      target: fnRef<typeof poolWorkerMain>(entryUrl('core'), 'poolWorkerMain'),
       args: [index, tasks, this.#results, control, this.#initializer as ((...a: unknown[]) => unknown) | null, this.#initargs, this.#maxTasks],
       name,
       daemon: true,
