@@ -42,7 +42,10 @@ const FULL = {
   ourQueueN: 1_000_000, // our Queue rows: items per repetition
   pipeMB: 64, // large message
   lockN: 2_000_000, // locks: uncontended acquire+release pairs
-  lockPairN: 200_000, // locks: locked increments per worker, two workers
+  // locks: locked increments per worker, two workers. A million: with 200,000 our loops lasted
+  // about 50 ms, most of it before the JIT had compiled them (7-8M/s against 12-13M/s once
+  // compiled); Python's rate is the same at either count.
+  lockPairN: 1_000_000,
   mgrN: 100_000, // managers: dict calls per repetition (half set, half get)
   mgrBatch: 1_000, // managers: calls in flight at once
   mgrRtN: 5_000, // managers: sequential round trips per repetition
