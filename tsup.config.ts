@@ -91,22 +91,29 @@ const toCore: Plugin = {
   },
 };
 
-/** Build 1: the core stays closed; its dynamic imports of other modules stay imports. */
+/**
+ * Build 1: the core stays closed; its dynamic imports of other modules stay imports. The
+ * CommonJS core imports the CommonJS files (`#mpts-cjs/<name>`): under `import()`, the
+ * conditional `#mpts/<name>` would pick the ES module files, a second instance of the library.
+ * (Its `import()` of users' modules must stay a real `import()`: a `require()` of a file: URL
+ * fails, and an ES module may need the asynchronous loader.)
+ */
 const fromCore: Plugin = {
   name: 'mpts-from-core',
   setup(build) {
+    const prefix = build.initialOptions.format === 'cjs' ? '#mpts-cjs/' : '#mpts/';
     build.onResolve({ filter: /^\.\.?\// }, async (args) => {
       if (args.pluginData === SKIP) return undefined;
       const file = await sourceOf(build, args);
       if (file === null) return undefined;
       // A dynamic import of a core module (the reviver of queues) imports the core file itself:
       // inlined instead, it would make esbuild wrap every module of the core in a lazy initialiser.
-      if (core.has(file)) return args.kind === 'dynamic-import' ? { path: '#mpts-core', external: true } : undefined;
+      if (core.has(file)) return args.kind === 'dynamic-import' ? { path: `${prefix}core`, external: true } : undefined;
       const name = path.basename(file, '.ts');
       if (args.kind !== 'dynamic-import' || !file.startsWith('src/') || !ON_DEMAND.includes(name)) {
         return { errors: [{ text: `${rel(args.importer)} is in the worker core and imports ${file}, which is not (${args.kind}); list it in ${CORE_ENTRY} or import it dynamically (one of: ${ON_DEMAND.join(', ')})` }] };
       }
-      return { path: `#mpts/${name}`, external: true };
+      return { path: `${prefix}${name}`, external: true };
     });
   },
 };
@@ -117,10 +124,6 @@ export default defineConfig([
     entry: { core: CORE_ENTRY },
     splitting: false,
     esbuildPlugins: [fromCore],
-    // The CommonJS core must require the other modules' CommonJS files, not import their ES ones.
-    esbuildOptions(options, { format }) {
-      if (format === 'cjs') options.supported = { ...options.supported, 'dynamic-import': false };
-    },
   },
   {
     ...common,

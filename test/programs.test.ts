@@ -167,6 +167,12 @@ describe('module formats', () => {
     assert.equal(r.stdout, 'cjs child 21\nexit thread 0\ncjs child 21\nexit process 0\n');
   });
 
+  it('a CommonJS program runs the functions of an ES module in a pool, with a Lock as argument, on both start methods', T, async () => {
+    const r = await runProgram([prog('cjs-pool-esm.cjs')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'thread 1,4,9 42\nprocess 1,4,9 42\n');
+  });
+
   it('the demo (npm run demo) runs in its fast mode and agrees with the serial count', T, async () => {
     const r = await runProgram([tsxCli, join(repoRoot, 'examples', 'demo.ts')], { env: { DEMO_LIMIT: '20000' }, timeoutMs: 45_000 });
     assert.equal(r.code, 0, r.stderr);
