@@ -24,7 +24,8 @@ const common: Options = {
 //    (`#mpts-core`, which resolves from any folder of the package and per format), so a
 //    worker's library objects are the very instances the user's modules import. The core reaches
 //    the other modules by dynamic imports only (the kinds of objects it revives on demand); those
-//    modules are entries of this build with fixed names, imported as `#mpts/<name>`.
+//    modules are entries of this build with fixed names, imported as `#mpts/<name>` by the ES
+//    core and as `#mpts-cjs/<name>` by the CommonJS one.
 // 3. The helper threads (the koffi waiter, the broker and its client) run no user code: each is
 //    one file of its own.
 // `npm run build` empties dist/ first (the builds cannot all clean it).
