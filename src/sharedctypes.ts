@@ -156,7 +156,7 @@ function free(lock: Lock | RLock | null): boolean {
   // Already held by the caller: taking it again would change nothing for an RLock, and with a
   // plain Lock would wait forever (Python deadlocks there: `with v.get_lock(): v.value += 1`
   // on a Value given a Lock; here the access goes on, the caller holding the lock).
-  return lock === null || (lock instanceof RLock ? lock._ownsNow() : lock._isMine());
+  return lock === null || lock._isMine();
 }
 
 /** Storage shared by every value and array class: a segment and a typed view. */

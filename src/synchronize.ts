@@ -57,8 +57,8 @@ function contextId(): number {
  * Runs `fn` as an async task of its own (a fresh context id), unless the
  * caller's context already holds `lock` (nesting re-enters).
  */
-function inContext<T>(lock: { _ownsNow(): boolean } | null, fn: () => Promise<T>): Promise<T> {
-  if (ctxStore.getStore() !== undefined && lock !== null && lock._ownsNow()) return fn();
+function inContext<T>(lock: { _isMine(): boolean } | null, fn: () => Promise<T>): Promise<T> {
+  if (ctxStore.getStore() !== undefined && lock !== null && lock._isMine()) return fn();
   return ctxStore.run(++ctxSeq, fn);
 }
 
@@ -556,13 +556,8 @@ export class RLock extends MutexBase {
     if (count === 0) this.#letGo();
   }
 
-  /** @internal */
+  /** @internal true when the caller (thread and async context) holds it: a nested acquire+release would change nothing. */
   _isMine(): boolean {
-    return this.#mine(contextId());
-  }
-
-  /** @internal true when the caller already holds it (so a nested acquire+release is a no-op). */
-  _ownsNow(): boolean {
     return this.#mine(contextId());
   }
 
