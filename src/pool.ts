@@ -17,7 +17,7 @@ import { holdWake, releaseWake } from './internal/waiting.js';
 import type { poolWorkerMain } from './child/pool-worker.js';
 import { type TaskKind, type StopKind, TASK_APPLY, TASK_MAP, TASK_STARMAP, STOP_ABORT, STOP_TIMEOUT, encodeTask, decodeResult, encodeStop } from './protocol/pool.js';
 import { ProgressBar, type ProgressOptions } from './progress.js';
-import type { FnRefData } from './protocol/messages.js';
+import { moduleKey, type FnRefData } from './protocol/messages.js';
 
 /** @internal any function (parameters typed `never` so that every function is assignable). */
 export type AnyFn = (...args: never[]) => unknown;
@@ -581,7 +581,7 @@ export class Pool {
       // A worker imports a function's module on its first task. Told now, a worker still
       // starting imports it beside its own start-up (a new pool's first result waits for
       // both), and the standby worker of later pools has it ready.
-      const key = `${f.ref.kind} ${f.ref.url}`;
+      const key = moduleKey(f.ref);
       state().targetModules.add(key);
       for (const s of this.#slots) if (s?.alive) s.proc._preload([key]);
     }

@@ -16,7 +16,7 @@ import { acquireWorker, returnWorker } from './internal/spawner.js';
 import { getLogger } from './logging.js';
 import { validateTimeout, validateSignal, type WaitOptions } from './internal/validators.js';
 import type { WorkerHandle, ResourceLimits } from './backends/index.js';
-import type { Encoded, FnRefData, RunSpec } from './protocol/messages.js';
+import { moduleKey, type Encoded, type FnRefData, type RunSpec } from './protocol/messages.js';
 
 /** How a child is run: worker threads, or OS processes. */
 export type StartMethod = 'thread' | 'process';
@@ -286,7 +286,7 @@ export class Process<A extends unknown[] = unknown[]> {
     let args = flight.result;
     let inFlight = [...fieldsInFlight, ...flight.inFlight];
     const targetRef = isSubclass ? null : this.#targetRef;
-    for (const ref of [cls, targetRef]) if (ref) st.targetModules.add(`${ref.kind} ${ref.url}`);
+    for (const ref of [cls, targetRef]) if (ref) st.targetModules.add(moduleKey(ref));
 
     const spec: RunSpec = {
       name: this.#name,

@@ -15,7 +15,7 @@ import { setLiveTable } from '../internal/liveness.js';
 import { setInheritedMemory } from '../internal/memory.js';
 import { native } from '../internal/native.js';
 import { reviveProcess, setCurrentProcess, type Process } from '../process.js';
-import { assertNever, type BootData, type ChildMessage, type LoaderSpec, type ParentMessage, type RunSpec } from '../protocol/messages.js';
+import { assertNever, parseModuleKey, type BootData, type ChildMessage, type LoaderSpec, type ParentMessage, type RunSpec } from '../protocol/messages.js';
 
 /** The worker's end of the control channel. */
 export interface ChildChannel {
@@ -94,15 +94,10 @@ async function replayLoaders(spec: LoaderSpec): Promise<void> {
   for (const l of spec.loaders) register(l, { data: {} });
 }
 
-function splitModuleKey(key: string): { kind: 'esm' | 'cjs'; url: string } {
-  const sp = key.indexOf(' ');
-  return { kind: key.slice(0, sp) === 'cjs' ? 'cjs' : 'esm', url: key.slice(sp + 1) };
-}
-
 async function preload(keys: string[]): Promise<void> {
   const req = createRequire(import.meta.url);
   for (const key of keys) {
-    const { kind, url } = splitModuleKey(key);
+    const { kind, url } = parseModuleKey(key);
     try {
       if (kind === 'cjs') req(url.startsWith('file:') ? fileURLToPath(url) : url);
       else await import(url);

@@ -25,6 +25,20 @@ export interface FnRefData {
   kind: 'esm' | 'cjs';
 }
 
+/**
+ * A module to preload in workers (`'esm <url>'` / `'cjs <url>'`), as kept in the runtime state's
+ * `targetModules` and sent in boot data and `preload` messages.
+ */
+export function moduleKey(ref: Pick<FnRefData, 'kind' | 'url'>): string {
+  return `${ref.kind} ${ref.url}`;
+}
+
+/** The module a `moduleKey` names. */
+export function parseModuleKey(key: string): Pick<FnRefData, 'kind' | 'url'> {
+  const sp = key.indexOf(' ');
+  return { kind: key.slice(0, sp) === 'cjs' ? 'cjs' : 'esm', url: key.slice(sp + 1) };
+}
+
 /** A value ready to cross: `walked` says whether it holds library markers to revive. */
 export interface Encoded {
   data: unknown;
