@@ -1078,8 +1078,11 @@ export class Barrier extends Shared {
     const index = this.A.load(this.i32, B_COUNT);
     const gen = this.A.load(this.i32, B_GEN);
     if (index + 1 < this.parties) {
-      this.A.store(this.i32, B_COUNT, index + 1);
+      // Registered before it is counted: a party seen waiting (nWaiting) can be found dead. (In
+      // broker mode each step is a round trip, and a party killed between them left a count
+      // that no key explained: the others waited out their timeout.)
       this.#register(SELF);
+      this.A.store(this.i32, B_COUNT, index + 1);
       return { index, gen, last: false };
     }
     return { index, gen, last: true };
