@@ -3,12 +3,12 @@
  * `multiprocessing.process`).
  * @module
  */
-import { availableParallelism, constants as osConstants } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 import { ProcessError } from './errors.js';
+import { nodeOs } from './internal/builtins.js';
 import { state } from './internal/state.js';
 import { encode, encodingFor, retainAll, collectInFlight } from './reduction.js';
 import { lookupFunction } from './fnref.js';
@@ -59,7 +59,7 @@ type Role =
 
 function signalNumber(sig: string | null): number | null {
   if (!sig) return null;
-  const n = (osConstants.signals as Record<string, number>)[sig];
+  const n = (nodeOs().constants.signals as Record<string, number>)[sig];
   return typeof n === 'number' ? n : null;
 }
 
@@ -739,7 +739,7 @@ export function activeChildren(): Process[] {
 
 /** Number of CPUs this process may use (`os.availableParallelism()`). */
 export function cpuCount(): number {
-  return availableParallelism();
+  return nodeOs().availableParallelism();
 }
 
 /**

@@ -139,6 +139,11 @@ for (const method of ['thread', 'process'] as const) {
       const debug = await runProgram([prog('logging.mjs'), method, 'none'], { env: { NODE_DEBUG: 'multiprocessing' } });
       assert.match(debug.stderr, /\[DEBUG\/MainProcess\]/);
       assert.match(debug.stderr, /\[INFO\/MainProcess\] process Process-1 started/);
+      // NODE_DEBUG is read as Node reads it: comma-separated names, any case, `*` for any run.
+      const listed = await runProgram([prog('logging.mjs'), method, 'none'], { env: { NODE_DEBUG: 'net,MULTI*' } });
+      assert.match(listed.stderr, /\[DEBUG\/MainProcess\]/);
+      const others = await runProgram([prog('logging.mjs'), method, 'none'], { env: { NODE_DEBUG: 'multi,processing,multiprocessing-x' } });
+      assert.doesNotMatch(others.stderr, /\[DEBUG\//);
     });
   });
 }

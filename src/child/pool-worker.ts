@@ -12,6 +12,14 @@ import type { FnRefData } from '../protocol/messages.js';
 
 type Fn = (...args: unknown[]) => unknown;
 
+/**
+ * Milliseconds on a monotonic clock, for a task's busy time. (The global `performance` costs a
+ * new worker its first read, about half a millisecond to load, before its first result.)
+ */
+function nowMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
@@ -43,17 +51,27 @@ export async function poolWorkerMain(
   const poll = (): void => {
     for (let b = control._getBytesNowait(); b; b = control._getBytesNowait()) take(b);
   };
+  // The listener starts when this loop first waits for a task or for a task's promise, not
+  // before the first task: starting it costs a new worker about half a millisecond (over one
+  // on the 'process' start method), on the way to its first result. Until then, requests are
+  // read when a task starts, and when a task reads `currentTask().aborted`.
   const listening = new AbortController();
-  void (async () => {
-    try {
-      for (;;) take(await control._getBytes(listening.signal));
-    } catch {
-      // ended by `listening.abort()` when this loop returns
-    }
-  })();
+  let listens = false;
+  const listen = (): void => {
+    if (listens) return;
+    listens = true;
+    void (async () => {
+      try {
+        for (;;) take(await control._getBytes(listening.signal));
+      } catch {
+        // ended by `listening.abort()` when this loop returns
+      }
+    })();
+  };
   try {
     await serve(index, tasks, results, initializer, initargs, maxTasks, {
       start(id) {
+        if (!listens) poll();
         lastStarted = id;
         const why = early.get(id);
         if (why !== undefined) {
@@ -68,6 +86,7 @@ export async function poolWorkerMain(
         running = undefined;
         setCurrentTask(undefined);
       },
+      waiting: listen,
     });
   } finally {
     listening.abort();
@@ -78,10 +97,18 @@ interface Hooks {
   /** A task begins: 0 to run it, or why it was stopped before it started. */
   start(id: number): StopKind | 0;
   end(): void;
+  /** The loop is about to wait for a task, or for the promise of a task or of the initializer. */
+  waiting(): void;
 }
 
 async function serve(index: number, tasks: Queue<never>, results: Queue<never>, initializer: Fn | null, initargs: unknown[], maxTasks: number, hooks: Hooks): Promise<void> {
-  if (initializer) await initializer(...initargs);
+  if (initializer) {
+    const ready = initializer(...initargs);
+    if (isThenable(ready)) {
+      hooks.waiting();
+      await ready;
+    }
+  }
   const fns = new Map<number, Fn>();
   // A function's reference comes with the first task that uses it (which may be one stopped
   // before it ran, so keep the reference apart from loading it).
@@ -93,13 +120,18 @@ async function serve(index: number, tasks: Queue<never>, results: Queue<never>, 
     // Tasks already queued are taken without a promise (with a turn of the event loop now
     // and then: see Queue._takeFrame).
     const got = tasks._takeFrame();
-    const bytes = got instanceof Uint8Array ? got : await got;
+    let bytes: Uint8Array;
+    if (got instanceof Uint8Array) bytes = got;
+    else {
+      hooks.waiting();
+      bytes = await got;
+    }
     if (bytes.length === 0) return; // the pool's request to end
     const task = decodeTask(bytes);
     const { id, fnId, kind } = task;
     if (task.ref) refs.set(fnId, task.ref);
     let fn = fns.get(fnId);
-    const t0 = performance.now();
+    const t0 = nowMs();
     const stopped = hooks.start(id);
     if (stopped) {
       // Stopped while it waited here: not run (but counted, as the pool counts what it sent).
@@ -118,29 +150,34 @@ async function serve(index: number, tasks: Queue<never>, results: Queue<never>, 
       let value: unknown;
       if (kind === TASK_APPLY) {
         value = fn(...(payload as unknown[]));
-        if (isThenable(value)) value = await value;
+        if (isThenable(value)) {
+          hooks.waiting();
+          value = await value;
+        }
       } else {
         const items = payload as unknown[];
         const out = new Array<unknown>(items.length);
         for (let i = 0; i < items.length; i++) {
           let v = kind === TASK_STARMAP ? fn(...(items[i] as unknown[])) : fn(items[i]);
-          if (isThenable(v)) v = await v;
+          if (isThenable(v)) {
+            hooks.waiting();
+            v = await v;
+          }
           out[i] = v;
         }
         value = out;
       }
       hooks.end();
-      if ((wait = results._putBytesOrWait(encodeResult(id, index, 1, value, performance.now() - t0)))) await wait;
+      if ((wait = results._putBytesOrWait(encodeResult(id, index, 1, value, nowMs() - t0)))) await wait;
     } catch (err) {
       hooks.end();
       try {
-        if ((wait = results._putBytesOrWait(encodeResult(id, index, 0, err, performance.now() - t0)))) await wait;
+        if ((wait = results._putBytesOrWait(encodeResult(id, index, 0, err, nowMs() - t0)))) await wait;
       } catch (e2) {
         // The error itself cannot be sent: send what can be.
-        if ((wait = results._putBytesOrWait(encodeResult(id, index, 0, new Error(`${String((err as Error)?.message ?? err)} (the original error could not be sent: ${(e2 as Error).message})`), performance.now() - t0)))) await wait;
+        if ((wait = results._putBytesOrWait(encodeResult(id, index, 0, new Error(`${String((err as Error)?.message ?? err)} (the original error could not be sent: ${(e2 as Error).message})`), nowMs() - t0)))) await wait;
       }
     }
     if (maxTasks > 0 && ++done >= maxTasks) return;
   }
 }
-

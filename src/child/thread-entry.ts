@@ -3,7 +3,7 @@
  * `workerData`; `parentPort` is left to user data.
  * @internal
  */
-import { workerData, type MessagePort } from 'node:worker_threads';
+import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { childMain } from './runtime.js';
 import type { BootData, ChildMessage, ParentMessage } from '../protocol/messages.js';
 
@@ -13,6 +13,7 @@ void childMain(
   {
     send: (msg: ChildMessage) => port.postMessage(msg),
     onMessage: (listener: (msg: ParentMessage) => void) => port.on('message', listener),
+    takeWaiting: () => receiveMessageOnPort(port)?.message as ParentMessage | undefined,
     hold: () => port.ref(),
     release: () => {
       port.unref();

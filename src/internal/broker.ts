@@ -15,7 +15,7 @@
  * @internal
  */
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
-import { tmpdir } from 'node:os';
+import { nodeOs } from './builtins.js';
 import { join } from 'node:path';
 import { readdirSync, rmSync } from 'node:fs';
 import { entryUrl } from '../backends/entry-url.js';
@@ -37,9 +37,9 @@ let seq = 0;
 /** Removes the sockets of brokers whose process died without its exit hook (killed). */
 function sweepSockets(): void {
   try {
-    for (const f of readdirSync(tmpdir())) {
+    for (const f of readdirSync(nodeOs().tmpdir())) {
       const m = /^mpts-broker-(\d+)-[0-9a-f]+\.sock$/.exec(f);
-      if (m && !pidAlive(Number(m[1]))) rmSync(join(tmpdir(), f), { force: true });
+      if (m && !pidAlive(Number(m[1]))) rmSync(join(nodeOs().tmpdir(), f), { force: true });
     }
   } catch {
     /* an unreadable tmpdir only leaves files behind */
@@ -49,7 +49,7 @@ function sweepSockets(): void {
 function start(): BrokerState {
   if (process.platform !== 'win32') sweepSockets();
   const file = `mpts-broker-${process.pid}-${randomSuffix()}`;
-  const path = process.platform === 'win32' ? `\\\\.\\pipe\\${file}` : join(tmpdir(), `${file}.sock`);
+  const path = process.platform === 'win32' ? `\\\\.\\pipe\\${file}` : join(nodeOs().tmpdir(), `${file}.sock`);
   const { port1, port2 } = new MessageChannel();
   const worker = new Worker(entryUrl('broker'), { workerData: { path, port: port2 }, transferList: [port2], execArgv: [] });
   worker.unref();

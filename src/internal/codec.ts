@@ -10,7 +10,7 @@
  * worker of any process.
  * @internal
  */
-import { serialize, deserialize } from 'node:v8';
+import { nodeV8 } from './builtins.js';
 import { decode, decodeSync, encode, encodingFor } from '../reduction.js';
 import type { Encoded } from '../protocol/messages.js';
 import { native } from './native.js';
@@ -96,7 +96,7 @@ export function encodeValue(value: unknown, what: string): Uint8Array {
 }
 
 function serializeWith(enc: Encoded): Uint8Array {
-  const body = serialize(enc.data);
+  const body = nodeV8().serialize(enc.data);
   const b = new Uint8Array(body.length + 1);
   b[0] = enc.walked ? T_WALKED : T_CLONE;
   b.set(body, 1);
@@ -181,9 +181,9 @@ export function decodeValue(bytes: Uint8Array): unknown {
     case T_UTF8:
       return utf8d.decode(bytes.subarray(1));
     case T_CLONE:
-      return deserialize(bytes.subarray(1));
+      return nodeV8().deserialize(bytes.subarray(1));
     case T_WALKED:
-      return { [kNeedsRevive]: deserialize(bytes.subarray(1)) };
+      return { [kNeedsRevive]: nodeV8().deserialize(bytes.subarray(1)) };
     default:
       throw new TypeError(`corrupt message: unknown tag ${String(tag)}`);
   }

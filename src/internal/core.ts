@@ -22,6 +22,7 @@ export * from '../fnref.js';
 export * from './broker-client.js';
 export * from './broker-protocol.js';
 export * from './broker.js';
+export * from './builtins.js';
 export * from './codec.js';
 export * from './koffi-waiter.js';
 export * from './koffi.js';

@@ -798,12 +798,15 @@ export async function writeAsync(ring: Ring, job: WriteJob, timeoutMs: number, p
  * started; `EOF` (pipes) when drained and every writer is gone.
  */
 export function readSync(ring: Ring, job: ReadJob, timeoutMs: number, pipe: boolean): RingRead {
-  const deadline = deadlineOf(timeoutMs);
+  // (A read that does not wait reads no clock: the first read of the global `performance` in
+  // a new worker loads it, about half a millisecond before its first task.)
+  const waits = timeoutMs > 0;
+  const deadline = waits ? deadlineOf(timeoutMs) : 0;
   for (;;) {
     const r = ring.stepRead(job, pipe);
     if (r instanceof Uint8Array || r === EOF) return r;
     const going = ring.readInProgress(job);
-    const left = going ? Infinity : deadline - performance.now();
+    const left = going ? Infinity : waits ? deadline - performance.now() : 0;
     if (left <= 0) {
       ring.abandonRead(job);
       return TIMEOUT;

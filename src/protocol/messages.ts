@@ -96,7 +96,7 @@ export type ParentMessage =
 /** Child → parent. */
 export type ChildMessage =
   | { t: 'ready' }
-  | { t: 'running'; at: number }
+  | { t: 'running' }
   | { t: 'failed'; error: Encoded }
   | { t: 'done' };
 
