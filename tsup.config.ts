@@ -4,30 +4,41 @@ import path from 'node:path';
 import { defineConfig, type Options } from 'tsup';
 
 const common: Options = {
-  format: ['esm', 'cjs'],
+  format: ['cjs'],
   target: 'node20',
   platform: 'node',
-  shims: true,
+  // import.meta.url: tsup's shim builds it as `file:${__filename}`, which breaks on a path with
+  // `#` in it; this one is the file's URL.
+  shims: false,
+  esbuildOptions(options) {
+    options.inject = [...(options.inject ?? []), 'src/cjs-shim.ts'];
+    options.define = { ...options.define, 'import.meta.url': 'importMetaUrl' };
+  },
   sourcemap: true,
   outExtension: ({ format }) => ({ js: format === 'cjs' ? '.cjs' : '.js' }),
 };
 
-// Three builds.
+// The library is built as CommonJS only; dist/index.js and dist/dummy.js, the entries of ES
+// module programs, re-export it (scripts/esm-entries.mjs writes them after these builds). One
+// build for both kinds of program means one instance of the library in a program that has
+// both, and lets workers compile the core from a V8 code cache (child/core-loader.ts), which
+// Node 20 offers for CommonJS only.
+//
+// Four builds.
 //
 // 1. The worker core (src/internal/core.ts): every module a new worker needs to boot, revive
-//    queues and serve a pool, as ONE file, dist/core.js (and core.cjs). A fresh worker pays the
-//    ES module loader for every module it loads: on the test machine a new worker thread loaded
-//    the same 160 KB of code in 5 ms as one module and in 10 ms as the 14 chunks a split build
-//    cut it into.
+//    queues and serve a pool, as ONE file, dist/core.cjs: one script to compile and to cache.
+//    (As ES modules, a new worker thread loaded the same 160 KB of code in 5 ms as one module
+//    and in 10 ms as the 14 chunks a split build cut it into.)
 // 2. The rest of the library and the worker entries, split as usual. Every import of a core
 //    module is redirected to the core file, through package.json's private `imports` field
-//    (`#mpts-core`, which resolves from any folder of the package and per format), so a
-//    worker's library objects are the very instances the user's modules import. The core reaches
-//    the other modules by dynamic imports only (the kinds of objects it revives on demand); those
-//    modules are entries of this build with fixed names, imported as `#mpts/<name>` by the ES
-//    core and as `#mpts-cjs/<name>` by the CommonJS one.
-// 3. The helper threads (the koffi waiter, the broker and its client) run no user code: each is
-//    one file of its own.
+//    (`#mpts-core`, which resolves from any folder of the package), so a worker's library
+//    objects are the very instances the user's modules get. The core reaches the other modules
+//    only on demand (the kinds of objects it revives); those modules are entries of this build
+//    with fixed names, required as `#mpts/<name>`.
+// 3. Single files that run apart: the helper threads (the koffi waiter, the broker and its
+//    client, which run no user code), and the core's `import()` (src/esm-import.ts).
+// 4. The type declarations of the ES module entries (the CommonJS ones come with build 2).
 // `npm run build` empties dist/ first (the builds cannot all clean it).
 
 const CORE_ENTRY = 'src/internal/core.ts';
@@ -85,7 +96,7 @@ const toCore: Plugin = {
   name: 'mpts-to-core',
   setup(build) {
     build.onResolve({ filter: /^\.\.?\// }, async (args) => {
-      if (args.pluginData === SKIP) return undefined;
+      if (args.pluginData === SKIP || args.kind === 'entry-point') return undefined;
       const file = await sourceOf(build, args);
       return file && core.has(file) ? { path: '#mpts-core', external: true } : undefined;
     });
@@ -93,18 +104,17 @@ const toCore: Plugin = {
 };
 
 /**
- * Build 1: the core stays closed; its dynamic imports of other modules stay imports. The
- * CommonJS core imports the CommonJS files (`#mpts-cjs/<name>`): under `import()`, the
- * conditional `#mpts/<name>` would pick the ES module files, a second instance of the library.
- * (Its `import()` of users' modules must stay a real `import()`: a `require()` of a file: URL
- * fails, and an ES module may need the asynchronous loader.)
+ * Build 1: the core stays closed; its dynamic imports of the library's other modules become
+ * `require('#mpts/<name>')` (the build is told that `import()` is not supported: a script
+ * compiled from a code cache has none). Users' modules are imported through
+ * internal/import-module.ts, a function call this build leaves alone.
  */
 const fromCore: Plugin = {
   name: 'mpts-from-core',
   setup(build) {
-    const prefix = build.initialOptions.format === 'cjs' ? '#mpts-cjs/' : '#mpts/';
+    const prefix = '#mpts/';
     build.onResolve({ filter: /^\.\.?\// }, async (args) => {
-      if (args.pluginData === SKIP) return undefined;
+      if (args.pluginData === SKIP || args.kind === 'entry-point') return undefined;
       const file = await sourceOf(build, args);
       if (file === null) return undefined;
       // A dynamic import of a core module (the reviver of queues) imports the core file itself:
@@ -125,6 +135,10 @@ export default defineConfig([
     entry: { core: CORE_ENTRY },
     splitting: false,
     esbuildPlugins: [fromCore],
+    esbuildOptions(options, context) {
+      common.esbuildOptions!(options, context);
+      options.supported = { ...options.supported, 'dynamic-import': false };
+    },
   },
   {
     ...common,
@@ -138,6 +152,7 @@ export default defineConfig([
       'child/handles': 'src/handles.ts',
     },
     splitting: true,
+    treeshake: true,
     esbuildPlugins: [toCore],
     dts: { entry: { index: 'src/index.ts', dummy: 'src/dummy.ts' } },
   },
@@ -147,7 +162,14 @@ export default defineConfig([
       'child/koffi-waiter': 'src/child/koffi-waiter.ts',
       'child/broker': 'src/child/broker.ts',
       'child/broker-client': 'src/child/broker-client.ts',
+      'esm-import': 'src/esm-import.ts',
     },
     splitting: false,
+  },
+  {
+    ...common,
+    entry: { index: 'src/index.ts', dummy: 'src/dummy.ts' },
+    format: ['esm'],
+    dts: { only: true },
   },
 ]);

@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isAbsolute } from 'node:path';
 import { ProcessError } from './errors.js';
+import { importModule } from './internal/import-module.js';
 import type { FnRefData } from './protocol/messages.js';
 
 /** Brand carried by functions made with {@link fnRef}. @internal */
@@ -416,7 +417,7 @@ export async function loadReference(ref: FnRefData): Promise<unknown> {
   if (ref.kind === 'cjs') return loadCjs(ref);
   let ns = loadedNamespaces.get(ref.url);
   if (!ns) {
-    ns = (await import(ref.url)) as Record<string, unknown>;
+    ns = (await importModule(ref.url)) as Record<string, unknown>;
     loadedNamespaces.set(ref.url, ns);
   }
   return pick(ns, ref);

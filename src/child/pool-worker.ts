@@ -9,6 +9,7 @@ import { loadReference } from '../fnref.js';
 import { TASK_APPLY, TASK_STARMAP, decodeTask, encodeResult, decodeStop, type StopKind } from '../protocol/pool.js';
 import { TaskContext, setCurrentTask } from '../internal/task-context.js';
 import type { FnRefData } from '../protocol/messages.js';
+import { saveCodeCache } from '../internal/code-cache.js';
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -114,6 +115,7 @@ async function serve(index: number, tasks: Queue<never>, results: Queue<never>, 
   // before it ran, so keep the reference apart from loading it).
   const refs = new Map<number, FnRefData>();
   let done = 0;
+  let first = true;
   // Results go in at once when the ring has room (most of the time), else wait for room.
   let wait: void | Promise<void>;
   for (;;) {
@@ -169,6 +171,11 @@ async function serve(index: number, tasks: Queue<never>, results: Queue<never>, 
       }
       hooks.end();
       if ((wait = results._putBytesOrWait(encodeResult(id, index, 1, value, nowMs() - t0)))) await wait;
+      if (first) {
+        // The first result is out: a good moment for a new worker to write its code cache.
+        first = false;
+        saveCodeCache();
+      }
     } catch (err) {
       hooks.end();
       try {

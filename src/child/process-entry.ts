@@ -4,8 +4,10 @@
  * channel.
  * @internal
  */
-import { childMain } from './runtime.js';
-import { CONTROL_TAG, type BootData, type ChildMessage, type ParentMessage } from '../protocol/messages.js';
+import { loadCore } from './core-loader.js';
+import type { BootData, ChildMessage, ParentMessage } from '../protocol/messages.js';
+
+const { childMain, CONTROL_TAG } = loadCore();
 
 const boot = JSON.parse(process.argv[2] ?? '{}') as BootData;
 // Hide the boot argument from user code, as if the child were started plainly.

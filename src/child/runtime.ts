@@ -14,6 +14,8 @@ import { setLiveTable } from '../internal/liveness.js';
 import { setInheritedMemory } from '../internal/memory.js';
 import { native } from '../internal/native.js';
 import { nodeOs } from '../internal/builtins.js';
+import { importModule } from '../internal/import-module.js';
+import { saveCodeCache } from '../internal/code-cache.js';
 import { reviveProcess, setCurrentProcess, type Process } from '../process.js';
 import { assertNever, parseModuleKey, type BootData, type ChildMessage, type LoaderSpec, type ParentMessage, type RunSpec } from '../protocol/messages.js';
 
@@ -91,7 +93,7 @@ async function replayLoaders(spec: LoaderSpec): Promise<void> {
   const req = createRequire(import.meta.url);
   for (const r of spec.requires) req(r);
   for (const url of spec.imports) {
-    const ns = (await import(url)) as Record<string, unknown>;
+    const ns = (await importModule(url)) as Record<string, unknown>;
     if (typeof ns.resolve === 'function' || typeof ns.load === 'function') {
       register(url, { data: {} });
     }
@@ -105,7 +107,7 @@ async function preload(keys: string[]): Promise<void> {
     const { kind, url } = parseModuleKey(key);
     try {
       if (kind === 'cjs') req(url.startsWith('file:') ? fileURLToPath(url) : url);
-      else await import(url);
+      else await importModule(url);
     } catch {
       // Reported when a target actually needs this module.
     }
@@ -260,6 +262,7 @@ async function run(chan: ChildChannel, spec: RunSpec, parentPid: number): Promis
   } catch (err) {
     failAndExit(err);
   }
+  saveCodeCache();
   getLogger().info('process exiting with exitcode 0');
   // Nothing else to do: the worker ends once its own pending work is done.
   chan.release();

@@ -4,8 +4,10 @@
  * @internal
  */
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { childMain } from './runtime.js';
+import { loadCore } from './core-loader.js';
 import type { BootData, ChildMessage, ParentMessage } from '../protocol/messages.js';
+
+const { childMain } = loadCore();
 
 const { port, boot } = workerData as { port: MessagePort; boot: BootData };
 

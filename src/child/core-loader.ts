@@ -1,0 +1,137 @@
+/**
+ * Loads the worker core (dist/core.cjs) in a new worker from a V8 code cache.
+ *
+ * A new worker spends most of its start-up beyond Node's own compiling the core and the
+ * functions it runs on the way to its first task. Node 20 keeps no code cache for modules, so
+ * the core is compiled here as CommonJS with V8's cached data, made by an earlier worker, and
+ * put in `require.cache`: the library's other modules, and users' modules that import the
+ * library, then get this very instance.
+ *
+ * The cache is a file per user (a folder only its owner can use: cached data is code), named
+ * after the core file (path, size, time), Node's version, architecture and flags. V8 refuses
+ * data made for other flags or another V8; a refused or missing cache is made again by the
+ * first worker that goes without: after its first task, when it holds the compiled code of
+ * that path too. `MULTIPROCESSING_TS_NO_CODE_CACHE=1` turns all this off.
+ *
+ * This module must not import the core (that would load it without the cache first).
+ * @internal
+ */
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
+import { createRequire, Module } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Script } from 'node:vm';
+import { threadId } from 'node:worker_threads';
+import type * as Core from '../internal/core.js';
+
+/** Where the core asks for the cache to be written (see `saveCodeCache` in the core). */
+const SAVE = Symbol.for('multiprocessing-ts.saveCodeCache');
+
+const requireHere = createRequire(import.meta.url);
+
+/** A short hash of a string (FNV-1a, 32 bits), to name the cache file. */
+function hash(s: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
+/** This user's cache folder, or null when it cannot be made private to them. */
+function cacheFolder(): string | null {
+  const uid = process.getuid?.();
+  const folder = process.env.MULTIPROCESSING_TS_CACHE_DIR ?? join(tmpdir(), `multiprocessing-ts-${uid ?? 'user'}`);
+  try {
+    mkdirSync(folder, { recursive: true, mode: 0o700 });
+    const st = statSync(folder);
+    // Someone else's folder, or one others may write to: not to be trusted with code.
+    if (uid !== undefined && (st.uid !== uid || (st.mode & 0o022) !== 0)) return null;
+    return folder;
+  } catch {
+    return null;
+  }
+}
+
+function cacheFile(file: string, size: number, mtimeMs: number): string | null {
+  const folder = cacheFolder();
+  if (folder === null) return null;
+  const key = [file, size, mtimeMs, process.version, process.arch, process.execArgv.join(' ')].join('\0');
+  return join(folder, `core-${hash(key)}.v8cache`);
+}
+
+/** Removes what writers killed half-way left (their temporary files, a minute old or more). */
+function sweep(folder: string): void {
+  try {
+    for (const name of readdirSync(folder)) {
+      if (!name.endsWith('.tmp')) continue;
+      const file = join(folder, name);
+      if (Date.now() - statSync(file).mtimeMs > 60_000) unlinkSync(file);
+    }
+  } catch {
+    // another writer swept it first
+  }
+}
+
+function write(path: string, data: Buffer): void {
+  sweep(dirname(path));
+  const tmp = `${path}.${process.pid}-${threadId}.tmp`;
+  try {
+    writeFileSync(tmp, data, { mode: 0o600 });
+    renameSync(tmp, path);
+  } catch {
+    // A cache that cannot be written only costs the next worker its start-up time.
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* not there */
+    }
+  }
+}
+
+/** The core's exports, compiled from the code cache when there is a usable one. */
+export function loadCore(): typeof Core {
+  const file = requireHere.resolve('#mpts-core');
+  const loaded = requireHere.cache[file];
+  if (loaded) return loaded.exports as typeof Core;
+  if (process.env.MULTIPROCESSING_TS_NO_CODE_CACHE) return requireHere(file) as typeof Core;
+
+  const source = readFileSync(file, 'utf8');
+  const st = statSync(file);
+  const path = cacheFile(file, st.size, st.mtimeMs);
+  let cachedData: Buffer | undefined;
+  if (path !== null) {
+    try {
+      cachedData = readFileSync(path);
+    } catch {
+      // none yet
+    }
+  }
+  const script = new Script(Module.wrap(source), { filename: file, cachedData });
+  const mod = new Module(file, module);
+  mod.filename = file;
+  mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(dirname(file));
+  requireHere.cache[file] = mod;
+  try {
+    const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
+    wrapper.call(mod.exports, mod.exports, createRequire(file), mod, file, dirname(file));
+  } catch (err) {
+    delete requireHere.cache[file];
+    throw err;
+  }
+  mod.loaded = true;
+  if (path !== null && (cachedData === undefined || script.cachedDataRejected)) {
+    // Made once the worker has run something, so the cache holds that code too.
+    let saved = false;
+    const save = (): void => {
+      if (saved) return;
+      saved = true;
+      write(path, script.createCachedData());
+    };
+    (globalThis as Record<symbol, unknown>)[SAVE] = save;
+    // A worker that waits (a standby) has nothing more to compile: save soon anyway.
+    setTimeout(save, 1000).unref();
+  }
+  return mod.exports as typeof Core;
+}

@@ -1,0 +1,84 @@
+/**
+ * The workers' code cache (src/child/core-loader.ts): made by the first workers in a folder of
+ * the user's own, used by later ones, made again when V8 refuses it, never read from or written
+ * to a folder others may write to.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runProgram, programs } from './helpers.js';
+
+const T = { timeout: 60_000 };
+const prog = join(programs, 'code-cache.mjs');
+const OUTPUT = 'thread 1,4,9\nprocess 1,4,9\n';
+
+/** A folder for one test's cache (not made yet), and its removal. */
+function scratch(): { folder: string; done(): void } {
+  const root = mkdtempSync(join(tmpdir(), 'mpts-code-cache-'));
+  return { folder: join(root, 'cache'), done: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+async function run(env: NodeJS.ProcessEnv): Promise<void> {
+  const r = await runProgram([prog], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, OUTPUT);
+  assert.equal(r.stderr, '');
+}
+
+const cacheFiles = (folder: string) => readdirSync(folder).filter((f) => f.endsWith('.v8cache'));
+
+describe('the workers’ code cache', () => {
+  it('is made once, private to the user, and used as it is by later workers', T, async () => {
+    const { folder, done } = scratch();
+    try {
+      await run({ MULTIPROCESSING_TS_CACHE_DIR: folder });
+      assert.equal(statSync(folder).mode & 0o777, 0o700);
+      const files = cacheFiles(folder);
+      // Worker threads and child processes of one program share one cache.
+      assert.deepEqual(files.length, 1, `cache files: ${files.join(', ')}`);
+      const file = join(folder, files[0]!);
+      const made = statSync(file);
+      assert.equal(made.mode & 0o777, 0o600);
+      assert.ok(made.size > 10_000, `cache of ${made.size} bytes`);
+      await run({ MULTIPROCESSING_TS_CACHE_DIR: folder });
+      // Accepted by V8 in every worker of the second program: not written again.
+      const used = statSync(file);
+      assert.deepEqual([used.ino, used.mtimeMs], [made.ino, made.mtimeMs]);
+      assert.deepEqual(readdirSync(folder), files);
+    } finally {
+      done();
+    }
+  });
+
+  it('a cache V8 refuses is made again, and the program runs as usual', T, async () => {
+    const { folder, done } = scratch();
+    try {
+      await run({ MULTIPROCESSING_TS_CACHE_DIR: folder });
+      const file = join(folder, cacheFiles(folder)[0]!);
+      const garbage = Buffer.alloc(4096, 7);
+      writeFileSync(file, garbage);
+      await run({ MULTIPROCESSING_TS_CACHE_DIR: folder });
+      const again = readFileSync(file);
+      assert.ok(again.length > 10_000 && !again.equals(garbage), 'the refused cache was made again');
+    } finally {
+      done();
+    }
+  });
+
+  it('is neither read nor written in a folder others may write to, nor when turned off', T, async () => {
+    const { folder, done } = scratch();
+    try {
+      mkdirSync(folder, { mode: 0o700 });
+      chmodSync(folder, 0o777);
+      await run({ MULTIPROCESSING_TS_CACHE_DIR: folder });
+      assert.deepEqual(readdirSync(folder), []);
+      chmodSync(folder, 0o700);
+      await run({ MULTIPROCESSING_TS_CACHE_DIR: folder, MULTIPROCESSING_TS_NO_CODE_CACHE: '1' });
+      assert.deepEqual(readdirSync(folder), []);
+    } finally {
+      done();
+    }
+  });
+});
