@@ -149,6 +149,24 @@ for (const method of ['thread', 'process'] as const) {
 }
 
 describe('module formats', () => {
+  it('a program run with node -e: its children run their entry, not the -e code again', T, async () => {
+    // Before 2026-11-24 a child process got the parent's `-e <code>` flags, ran the program
+    // again instead of its task, and started children of its own without end.
+    const tasks = new URL('./fixtures/programs/cjs-esm-tasks.mjs', import.meta.url).href;
+    const code = `
+      const { Pool } = await import('multiprocessing-ts');
+      const { square } = await import(${JSON.stringify(tasks)});
+      for (const method of ['thread', 'process']) {
+        const pool = new Pool({ processes: 2, context: method });
+        console.log(method, (await pool.map(square, [1, 2, 3])).join(','));
+        pool.close();
+        await pool.join();
+      }`;
+    const r = await runProgram(['--input-type=module', '-e', code]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'thread 1,4,9\nprocess 1,4,9\n');
+  });
+
   it('a TypeScript entry run with tsx: function targets and a subclass, on both start methods', T, async () => {
     const r = await runProgram([tsxCli, prog('ts-main.ts')], { timeoutMs: 45_000 });
     assert.equal(r.code, 0, r.stderr);

@@ -9,6 +9,7 @@ import type { Backend, RawExit, SpawnOptions, WorkerHandle } from './backend.js'
 import type { ChildMessage, ParentMessage } from '../protocol/messages.js';
 import { entryUrl } from './entry-url.js';
 import { markThreadDead } from '../internal/liveness.js';
+import { withoutRunFlags } from '../internal/loaders.js';
 
 class ThreadHandle implements WorkerHandle {
   readonly method = 'thread' as const;
@@ -29,7 +30,7 @@ class ThreadHandle implements WorkerHandle {
       stderr: false,
     };
     if (options.env) workerOptions.env = options.env;
-    if (options.execArgv) workerOptions.execArgv = [...process.execArgv, ...options.execArgv];
+    if (options.execArgv) workerOptions.execArgv = [...withoutRunFlags(process.execArgv), ...options.execArgv];
     if (options.resourceLimits) workerOptions.resourceLimits = options.resourceLimits;
     this.#worker = new Worker(entryUrl('thread-entry'), workerOptions);
     this.ident = this.#worker.threadId;

@@ -67,7 +67,7 @@ export function loaderSpec(): LoaderSpec {
   if (cached) return cached;
   const spec: LoaderSpec = { requires: [], imports: [], loaders: [] };
   scan(
-    [...splitArgs(process.env.NODE_OPTIONS ?? ''), ...process.execArgv],
+    [...splitArgs(process.env.NODE_OPTIONS ?? ''), ...withoutRunFlags(process.execArgv)],
     (kind, value) => spec[kind].push(resolveLoaderSpecifier(value, kind !== 'requires')),
     () => {},
   );
@@ -75,11 +75,38 @@ export function loaderSpec(): LoaderSpec {
   return spec;
 }
 
-/** `process.execArgv` with loader flags made absolute (for a child process with another cwd). */
+/**
+ * Flags that say what the parent runs, not how Node runs it. A child given `-e <code>` would run
+ * the parent's program again instead of its entry file (and start children of its own: a
+ * program run with `node -e` made processes without end), `-i` a REPL, `-c` a syntax check.
+ */
+const RUN_FLAGS_WITH_VALUE = new Set(['-e', '--eval', '-p', '--print', '-pe', '--watch-path']);
+const RUN_FLAGS = new Set(['-i', '--interactive', '-c', '--check', '--test', '--test-only', '--watch', '--watch-preserve-output']);
+
+/** `args` without the flags (and their values) that say what to run. */
+export function withoutRunFlags(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
+    const name = eq > 0 ? a.slice(0, eq) : a;
+    if (RUN_FLAGS_WITH_VALUE.has(name)) {
+      if (eq < 0) i++; // the value is the next argument
+      continue;
+    }
+    if (!RUN_FLAGS.has(name)) out.push(a);
+  }
+  return out;
+}
+
+/**
+ * `process.execArgv` for a child process: loader flags made absolute (the child may have another
+ * cwd), and without the flags that say what to run.
+ */
 export function portableExecArgv(): string[] {
   const out: string[] = [];
   scan(
-    process.execArgv,
+    withoutRunFlags(process.execArgv),
     (kind, value) => {
       const flag = kind === 'requires' ? '--require' : kind === 'imports' ? '--import' : '--loader';
       out.push(flag, resolveLoaderSpecifier(value, kind !== 'requires'));
