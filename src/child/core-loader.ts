@@ -7,11 +7,12 @@
  * put in `require.cache`: the library's other modules, and users' modules that import the
  * library, then get this very instance.
  *
- * The cache is a file per user (a folder only its owner can use: cached data is code), named
- * after the core file (path, size, time), Node's version, architecture and flags. V8 refuses
- * data made for other flags or another V8; a refused or missing cache is made again by the
- * first worker that goes without: after its first task, when it holds the compiled code of
- * that path too. `MULTIPROCESSING_TS_NO_CODE_CACHE=1` turns all this off.
+ * The cache is a file per user (a folder only its owner may write to: cached data is code),
+ * named after the core file (path, size, time), Node's version, architecture and flags (command
+ * line and NODE_OPTIONS). V8 refuses data made for other flags or another V8; a refused or
+ * missing cache is made again by the first worker that goes without, after its first result,
+ * when it holds the compiled code of that path too. `MULTIPROCESSING_TS_NO_CODE_CACHE=1` turns
+ * all this off.
  *
  * This module must not import the core (that would load it without the cache first).
  * @internal
@@ -57,7 +58,9 @@ function cacheFolder(): string | null {
 function cacheFile(file: string, size: number, mtimeMs: number): string | null {
   const folder = cacheFolder();
   if (folder === null) return null;
-  const key = [file, size, mtimeMs, process.version, process.arch, process.execArgv.join(' ')].join('\0');
+  // Node's flags come from the command line and NODE_OPTIONS; V8 refuses data made with others.
+  const flags = `${process.execArgv.join(' ')}\0${process.env.NODE_OPTIONS ?? ''}`;
+  const key = [file, size, mtimeMs, process.version, process.arch, flags].join('\0');
   return join(folder, `core-${hash(key)}.v8cache`);
 }
 
