@@ -6,7 +6,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runProgram, programs, tmpPath, pidAlive, eventually, repoRoot } from './helpers.js';
 
@@ -147,6 +148,32 @@ for (const method of ['thread', 'process'] as const) {
     });
   });
 }
+
+describe('shared memory that killed programs left behind', () => {
+  it('goes at the next program, even a segment killed before it was set up', { ...T, skip: process.platform !== 'linux' && 'Linux only' }, async () => {
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const tag = `${Date.now().toString(16)}`;
+    const never = `/dev/shm/mpts-${dead}-1-0-${tag}a`; // created, never sized
+    const unset = `/dev/shm/mpts-${dead}-2-0-${tag}b`; // sized, header never written
+    const live = `/dev/shm/mpts-${process.pid}-3-0-${tag}c`; // its maker is alive: may be in the making
+    writeFileSync(never, '');
+    writeFileSync(unset, Buffer.alloc(8192));
+    writeFileSync(live, '');
+    try {
+      const code = `
+        const { Queue } = await import('multiprocessing-ts');
+        const q = new Queue();
+        q.put(7);
+        console.log(await q.get());`;
+      const r = await runProgram(['--input-type=module', '-e', code]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, '7\n');
+      assert.deepEqual([existsSync(never), existsSync(unset), existsSync(live)], [false, false, true]);
+    } finally {
+      for (const f of [never, unset, live]) rmSync(f, { force: true });
+    }
+  });
+});
 
 describe('module formats', () => {
   it('a program run with node -e: its children run their entry, not the -e code again', T, async () => {
