@@ -170,12 +170,14 @@ async function serve(index: number, tasks: Queue<never>, results: Queue<never>, 
         value = out;
       }
       hooks.end();
-      if ((wait = results._putBytesOrWait(encodeResult(id, index, 1, value, nowMs() - t0)))) await wait;
       if (first) {
-        // The first result is out: a good moment for a new worker to write its code cache.
+        // A worker that found no usable code cache writes one now, holding the code of the way
+        // to a result; before the result goes, since a pool may end its workers on seeing it.
+        // (That costs the first worker of a machine, or of a new build, a few milliseconds.)
         first = false;
         saveCodeCache();
       }
+      if ((wait = results._putBytesOrWait(encodeResult(id, index, 1, value, nowMs() - t0)))) await wait;
     } catch (err) {
       hooks.end();
       try {
