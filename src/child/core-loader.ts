@@ -11,8 +11,8 @@
  * named after the core file (path, size, time), Node's version, architecture and flags (command
  * line and NODE_OPTIONS). V8 refuses data made for other flags or another V8; a refused or
  * missing cache is made again by the first worker that goes without, once it holds the compiled
- * code of the way to a first result too (a pool worker: before it sends its first result). `MULTIPROCESSING_TS_NO_CODE_CACHE=1` turns
- * all this off.
+ * code of the way to a first result too (a pool worker: before it sends its first result).
+ * `MULTIPROCESSING_TS_NO_CODE_CACHE=1` turns all this off.
  *
  * This module must not import the core (that would load it without the cache first).
  * @internal
