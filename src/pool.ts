@@ -493,7 +493,7 @@ export class Pool {
     const control = new Queue<never>();
     const name = `${this.#method === 'thread' ? 'Thread' : 'Process'}PoolWorker-${++this.#workerSeq}`;
     const proc = new this.#ctx.Process({
-      // The worker loop lives in the worker core (dist/core.js), which every worker has loaded.
+      // The worker loop lives in the worker core (dist/core.cjs), which every worker has loaded.
       target: fnRef<typeof poolWorkerMain>(entryUrl('core'), 'poolWorkerMain'),
       args: [index, tasks, this.#results, control, this.#initializer as ((...a: unknown[]) => unknown) | null, this.#initargs, this.#maxTasks],
       name,

@@ -1,6 +1,6 @@
 /**
- * Locates the worker-side entry files next to the running build:
- * `dist/child/*.js` for the ESM build, `dist/child/*.cjs` for the CommonJS one.
+ * Locates the worker-side entry files next to the running build: `dist/child/*.cjs`
+ * (the build is CommonJS; the extension follows this file's own).
  * (Every chunk of the build sits directly in `dist/`, and so does `core`, the
  * worker core, which holds this function and the pool worker's loop.)
  * @internal

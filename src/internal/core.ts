@@ -1,10 +1,11 @@
 /**
  * The worker core: every module a new worker needs to boot, revive queues and
- * serve a pool, built as one file (`dist/core.js`, `dist/core.cjs`). The rest of
- * the build imports these modules from that file (as `#mpts-core`, see the
- * `imports` field of package.json), so a worker's library objects are the very
- * instances the user's modules import, and a fresh worker loads one module of
- * library code instead of a dozen small chunks.
+ * serve a pool, built as one file (`dist/core.cjs`), which workers compile from a
+ * V8 code cache (child/core-loader.ts). The rest of the build requires these
+ * modules from that file (as `#mpts-core`, see the `imports` field of
+ * package.json), so a worker's library objects are the very instances the user's
+ * modules get, and a fresh worker loads one script of library code instead of a
+ * dozen small chunks.
  *
  * `tsup.config.ts` checks that this list is closed: every module these import
  * statically must be listed here, and none may statically import a module
