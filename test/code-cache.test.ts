@@ -1,7 +1,8 @@
 /**
  * The workers' code cache (src/child/core-loader.ts): made by the first workers in a folder of
  * the user's own, used by later ones, made again when V8 refuses it, never read from or written
- * to a folder others may write to.
+ * to a folder others may write to. In every run, a worker's own import of the library must give
+ * the very classes its revived objects have (one instance of the core, compiled from the cache).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import { runProgram, programs } from './helpers.js';
 
 const T = { timeout: 60_000 };
 const prog = join(programs, 'code-cache.mjs');
-const OUTPUT = 'thread 1,4,9\nprocess 1,4,9\n';
+const OUTPUT = 'thread 1,4,9 true\nprocess 1,4,9 true\n';
 
 /** A folder for one test's cache (not made yet), and its removal. */
 function scratch(): { folder: string; done(): void } {

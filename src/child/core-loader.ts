@@ -21,6 +21,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSy
 import { createRequire, Module } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 import { threadId } from 'node:worker_threads';
 import type * as Core from '../internal/core.js';
@@ -95,7 +96,12 @@ function write(path: string, data: Buffer): void {
 
 /** The core's exports, compiled from the code cache when there is a usable one. */
 export function loadCore(): typeof Core {
-  const file = requireHere.resolve('#mpts-core');
+  // The file `#mpts-core` names, found without resolving that name: resolving a package's
+  // `imports` loads Node's ES module resolver, 1.3-1.8 ms here in a new worker thread (a worker
+  // that then imports an ES module pays most of it there instead; one whose functions are in
+  // CommonJS modules, not at all.) This module is bundled into a chunk beside the core in dist/,
+  // and both paths are real paths, as Node's own resolution gives.
+  const file = join(dirname(fileURLToPath(import.meta.url)), 'core.cjs');
   const loaded = requireHere.cache[file];
   if (loaded) return loaded.exports as typeof Core;
   if (process.env.MULTIPROCESSING_TS_NO_CODE_CACHE) return requireHere(file) as typeof Core;
