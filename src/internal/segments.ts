@@ -327,18 +327,18 @@ function sweepLeftovers(): void {
       // A segment whose header was never written (its creator was killed between creating and
       // initialising it, or it is still being made): nobody else can have attached it, so it
       // goes once the process that made it (named in the segment's name) has ended.
-      const creator = Number(/^mpts-(\d+)-/.exec(file)?.[1] ?? 0);
-      let sab: SharedArrayBuffer | ArrayBuffer | null = null;
+      let h: Int32Array | null = null;
       try {
-        sab = store.open(`/${file}`);
+        const sab = store.open(`/${file}`);
+        if (sab.byteLength >= HEADER_BYTES) h = header(sab);
       } catch {
         // empty (never sized): cannot be mapped
       }
-      if (sab === null || sab.byteLength < HEADER_BYTES || header(sab)[0] !== MAGIC) {
+      if (h === null || h[0] !== MAGIC) {
+        const creator = Number(/^mpts-(\d+)-/.exec(file)?.[1] ?? 0);
         if (creator > 0 && creator !== process.pid && !pidAlive(creator) && store.unlink(`/${file}`)) removed++;
         continue;
       }
-      const h = header(sab);
       let alive = false;
       for (let i = 0; i < SLOTS; i++) {
         const p = h[2 + i * 2]!;
