@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isAbsolute } from 'node:path';
 import { ProcessError } from './errors.js';
-import { importModule } from './internal/import-module.js';
+import { importModule, requireModule } from './internal/import-module.js';
 import type { FnRefData } from './protocol/messages.js';
 
 /** Brand carried by functions made with {@link fnRef}. @internal */
@@ -417,7 +417,7 @@ export async function loadReference(ref: FnRefData): Promise<unknown> {
   if (ref.kind === 'cjs') return loadCjs(ref);
   let ns = loadedNamespaces.get(ref.url);
   if (!ns) {
-    ns = (await importModule(ref.url)) as Record<string, unknown>;
+    ns = requireModule(ref.url) ?? ((await importModule(ref.url)) as Record<string, unknown>);
     loadedNamespaces.set(ref.url, ns);
   }
   return pick(ns, ref);
@@ -425,12 +425,14 @@ export async function loadReference(ref: FnRefData): Promise<unknown> {
 
 /**
  * The function a reference names, without waiting: CommonJS modules are
- * required; an ES module must have been imported by `loadReference` before
- * (imports are asynchronous), else `ProcessError`. @internal
+ * required; an ES module must have been loaded by `loadReference` before
+ * (imports are asynchronous), or be one a worker may require (see
+ * `requireModule`), else `ProcessError`. @internal
  */
 export function loadReferenceSync(ref: FnRefData): unknown {
   if (ref.kind === 'cjs') return loadCjs(ref);
-  const ns = loadedNamespaces.get(ref.url);
+  let ns = loadedNamespaces.get(ref.url);
+  if (!ns && (ns = requireModule(ref.url))) loadedNamespaces.set(ref.url, ns);
   if (!ns) {
     throw new ProcessError(
       `the value holds a reference to the function '${ref.name}' of ${ref.url}, whose module this worker has not loaded yet; a blocking (Sync) call cannot import it: use the async form (await)`,

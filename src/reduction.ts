@@ -461,7 +461,8 @@ function loadHandleModulesSync(kind: string): void {
 
 /**
  * Decodes a value that crossed, without waiting: function references must
- * name CommonJS modules or ES modules already imported here. @internal
+ * name CommonJS modules, ES modules already loaded here, or ES modules this
+ * worker may load with `require()` (see `requireModule`). @internal
  */
 export function decodeSync(enc: Encoded): unknown {
   if (!enc.walked) return enc.data;

@@ -223,6 +223,28 @@ describe('module formats', () => {
     assert.equal(r.stdout, 'thread 1,4,9 42\nprocess 1,4,9 42\n');
   });
 
+  it('workers with no module hooks load ES modules with require() where they can: one instance, top-level await, a module that throws, a blocking get', T, async () => {
+    const r = await runProgram([prog('esm-loading.mjs')]);
+    assert.equal(r.code, 0, r.stderr);
+    // 42: the module's own import() in the worker gives the same function (true), run once (1);
+    // 2: top-level await; the failing module's error twice, the module run once (1); 60: the
+    // function of a module not loaded yet, taken with getSync.
+    const line = (m: string) => `${m}: 42 true 1 | 2 | Error: throws.mjs fails at load | Error: throws.mjs fails at load | 1 | 60 | exit 0`;
+    assert.equal(r.stdout, `${line('thread')}\n${line('process')}\n`);
+  });
+
+  it('pools terminated while their threads link a large ES module graph with require() never take the program down', { timeout: 90_000 }, async () => {
+    const folder = tmpPath('graph');
+    try {
+      const r = await runProgram([prog('terminate-loading.mjs'), folder, '120'], { timeoutMs: 80_000 });
+      assert.equal(r.signal, null, `ended by ${r.signal}: ${r.stderr.slice(0, 400)}`);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'pools 120\n');
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
   it('the demo (npm run demo) runs in its fast mode and agrees with the serial count', T, async () => {
     const r = await runProgram([tsxCli, join(repoRoot, 'examples', 'demo.ts')], { env: { DEMO_LIMIT: '20000' }, timeoutMs: 45_000 });
     assert.equal(r.code, 0, r.stderr);

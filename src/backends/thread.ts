@@ -10,6 +10,7 @@ import type { ChildMessage, ParentMessage } from '../protocol/messages.js';
 import { entryUrl } from './entry-url.js';
 import { markThreadDead } from '../internal/liveness.js';
 import { withoutRunFlags } from '../internal/loaders.js';
+import { newLoadGuard, stopWhenSafe } from '../internal/load-guard.js';
 
 class ThreadHandle implements WorkerHandle {
   readonly method = 'thread' as const;
@@ -19,12 +20,14 @@ class ThreadHandle implements WorkerHandle {
   hasExited = false;
   readonly #worker: Worker;
   readonly #port: MessagePort;
+  /** Shared with the worker: see internal/load-guard.ts. */
+  readonly #guard = newLoadGuard();
 
   constructor(options: SpawnOptions) {
     const { port1, port2 } = new MessageChannel();
     this.#port = port1;
     const workerOptions: ConstructorParameters<typeof Worker>[1] = {
-      workerData: { port: port2, boot: options.boot },
+      workerData: { port: port2, boot: options.boot, guard: this.#guard },
       transferList: [port2],
       stdout: false,
       stderr: false,
@@ -60,15 +63,20 @@ class ThreadHandle implements WorkerHandle {
   }
 
   terminate(): void {
-    void this.#worker.terminate();
+    this.#stop();
   }
 
   kill(): void {
-    void this.#worker.terminate();
+    this.#stop();
   }
 
   signal(): void {
-    void this.#worker.terminate();
+    this.#stop();
+  }
+
+  /** `worker.terminate()`, once the thread is not linking an ES module (internal/load-guard.ts). */
+  #stop(): void {
+    stopWhenSafe(this.#guard, () => void this.#worker.terminate());
   }
 
   ref(): void {

@@ -14,7 +14,9 @@ import { setLiveTable } from '../internal/liveness.js';
 import { setInheritedMemory } from '../internal/memory.js';
 import { native } from '../internal/native.js';
 import { nodeOs } from '../internal/builtins.js';
-import { importModule } from '../internal/import-module.js';
+import { allowRequireEsm, importModule, requireModule } from '../internal/import-module.js';
+import { loaderSpec } from '../internal/loaders.js';
+import { setLoadGuard } from '../internal/load-guard.js';
 import { saveCodeCache } from '../internal/code-cache.js';
 import { reviveProcess, setCurrentProcess, type Process } from '../process.js';
 import { assertNever, parseModuleKey, type BootData, type ChildMessage, type LoaderSpec, type ParentMessage, type RunSpec } from '../protocol/messages.js';
@@ -34,6 +36,8 @@ export interface ChildChannel {
   release(): void;
   /** Called when the parent vanished (processes only). */
   onParentGone(listener: () => void): void;
+  /** Worker threads: the word shared with the parent that guards module loading (internal/load-guard.ts). */
+  loadGuard?: SharedArrayBuffer;
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -107,7 +111,7 @@ async function preload(keys: string[]): Promise<void> {
     const { kind, url } = parseModuleKey(key);
     try {
       if (kind === 'cjs') req(url.startsWith('file:') ? fileURLToPath(url) : url);
-      else await importModule(url);
+      else if (!requireModule(url)) await importModule(url);
     } catch {
       // Reported when a target actually needs this module.
     }
@@ -145,6 +149,11 @@ export async function childMain(chan: ChildChannel, boot: BootData): Promise<voi
   if (boot.liveThreads) setLiveTable(boot.liveThreads);
   setInheritedMemory(boot.memory);
   if (boot.startMethod === 'thread') redirectThreadOutput();
+  // ES modules load with require() only where no module hooks are set, the parent's or this
+  // worker's own (a process's NODE_OPTIONS may have been changed through its env).
+  const hooked = (spec: LoaderSpec): boolean => spec.requires.length + spec.imports.length + spec.loaders.length > 0;
+  setLoadGuard(chan.loadGuard);
+  allowRequireEsm(!hooked(boot.loaders) && !hooked(loaderSpec()) && !/--experimental-default-type/.test(`${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`));
   process.on('uncaughtException', failAndExit);
   process.on('unhandledRejection', failAndExit);
 

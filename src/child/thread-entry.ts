@@ -9,7 +9,7 @@ import type { BootData, ChildMessage, ParentMessage } from '../protocol/messages
 
 const { childMain } = loadCore();
 
-const { port, boot } = workerData as { port: MessagePort; boot: BootData };
+const { port, boot, guard } = workerData as { port: MessagePort; boot: BootData; guard: SharedArrayBuffer };
 
 void childMain(
   {
@@ -20,6 +20,7 @@ void childMain(
     release: () => {
       port.unref();
     },
+    loadGuard: guard,
     onParentGone: () => {
       /* a thread dies with its parent */
     },

@@ -30,6 +30,7 @@ export * from './import-module.js';
 export * from './koffi-waiter.js';
 export * from './koffi.js';
 export * from './liveness.js';
+export * from './load-guard.js';
 export * from './loaders.js';
 export * from './memory.js';
 export * from './mutex.js';
