@@ -30,14 +30,16 @@ const common: Options = {
 //    queues and serve a pool, as ONE file, dist/core.cjs: one script to compile and to cache.
 //    (As ES modules, a new worker thread loaded the same 160 KB of code in 5 ms as one module
 //    and in 10 ms as the 14 chunks a split build cut it into.)
-// 2. The rest of the library and the worker entries, split as usual. Every import of a core
+// 2. The rest of the library, split as usual. Every import of a core
 //    module is redirected to the core file, through package.json's private `imports` field
 //    (`#mpts-core`, which resolves from any folder of the package), so a worker's library
 //    objects are the very instances the user's modules get. The core reaches the other modules
 //    only on demand (the kinds of objects it revives); those modules are entries of this build
 //    with fixed names, required as `#mpts/<name>`.
-// 3. Single files that run apart: the helper threads (the koffi waiter, the broker and its
-//    client, which run no user code), and the core's `import()` (src/esm-import.ts).
+// 3. Single files that run apart: the worker entries (with the core's loader in them: a new
+//    worker requires one file before the core, not three), the helper threads (the koffi
+//    waiter, the broker and its client, which run no user code), and the core's `import()`
+//    (src/esm-import.ts).
 // 4. The type declarations of the ES module entries (the CommonJS ones come with build 2).
 // `npm run build` empties dist/ first (the builds cannot all clean it).
 
@@ -146,8 +148,6 @@ export default defineConfig([
       index: 'src/index.ts',
       dummy: 'src/dummy.ts',
       ...Object.fromEntries(ON_DEMAND.map((name) => [name, `src/${name}.ts`])),
-      'child/thread-entry': 'src/child/thread-entry.ts',
-      'child/process-entry': 'src/child/process-entry.ts',
       'child/manager-server': 'src/child/manager-server.ts',
       'child/handles': 'src/handles.ts',
     },
@@ -161,6 +161,8 @@ export default defineConfig([
   {
     ...common,
     entry: {
+      'child/thread-entry': 'src/child/thread-entry.ts',
+      'child/process-entry': 'src/child/process-entry.ts',
       'child/koffi-waiter': 'src/child/koffi-waiter.ts',
       'child/broker': 'src/child/broker.ts',
       'child/broker-client': 'src/child/broker-client.ts',

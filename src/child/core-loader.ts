@@ -46,8 +46,13 @@ function cacheFolder(): string | null {
   const uid = process.getuid?.();
   const folder = process.env.MULTIPROCESSING_TS_CACHE_DIR ?? join(tmpdir(), `multiprocessing-ts-${uid ?? 'user'}`);
   try {
-    mkdirSync(folder, { recursive: true, mode: 0o700 });
-    const st = statSync(folder);
+    let st;
+    try {
+      st = statSync(folder);
+    } catch {
+      mkdirSync(folder, { recursive: true, mode: 0o700 });
+      st = statSync(folder);
+    }
     // Someone else's folder, or one others may write to: not to be trusted with code.
     if (uid !== undefined && (st.uid !== uid || (st.mode & 0o022) !== 0)) return null;
     return folder;
@@ -97,11 +102,10 @@ function write(path: string, data: Buffer): void {
 /** The core's exports, compiled from the code cache when there is a usable one. */
 export function loadCore(): typeof Core {
   // The file `#mpts-core` names, found without resolving that name: resolving a package's
-  // `imports` loads Node's ES module resolver, 1.3-1.8 ms here in a new worker thread (a worker
-  // that then imports an ES module pays most of it there instead; one whose functions are in
-  // CommonJS modules, not at all.) This module is bundled into a chunk beside the core in dist/,
-  // and both paths are real paths, as Node's own resolution gives.
-  const file = join(dirname(fileURLToPath(import.meta.url)), 'core.cjs');
+  // `imports` loads Node's ES module resolver, 1.3-1.8 ms here in a new worker thread. This
+  // module is bundled into the worker entries, in dist/child/, a folder below dist/core.cjs;
+  // both paths are real paths, as Node's own resolution gives.
+  const file = join(dirname(fileURLToPath(import.meta.url)), '..', 'core.cjs');
   const loaded = requireHere.cache[file];
   if (loaded) return loaded.exports as typeof Core;
   if (process.env.MULTIPROCESSING_TS_NO_CODE_CACHE) return requireHere(file) as typeof Core;
