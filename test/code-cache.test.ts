@@ -1,12 +1,13 @@
 /**
  * The workers' code cache (src/child/core-loader.ts): made by the first workers in a folder of
  * the user's own, used by later ones, made again when V8 refuses it, never read from or written
- * to a folder others may write to. In every run, a worker's own import of the library must give
- * the very classes its revived objects have (one instance of the core, compiled from the cache).
+ * to a folder others may write to, and kept to the 16 newest caches. In every run, a worker's
+ * own import of the library must give the very classes its revived objects have (one instance
+ * of the core, compiled from the cache).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runProgram, programs } from './helpers.js';
@@ -63,6 +64,41 @@ describe('the workers’ code cache', () => {
       await run({ MULTIPROCESSING_TS_CACHE_DIR: folder });
       const again = readFileSync(file);
       assert.ok(again.length > 10_000 && !again.equals(garbage), 'the refused cache was made again');
+    } finally {
+      done();
+    }
+  });
+
+  it('a writer removes stale temporary files and keeps only the 16 newest caches', T, async () => {
+    const { folder, done } = scratch();
+    try {
+      mkdirSync(folder, { mode: 0o700 });
+      // 20 caches of other builds, a day old and older; a writer's leftover from two minutes ago,
+      // and one of a writer at work now.
+      const day = 24 * 3600;
+      const now = Date.now() / 1000;
+      for (let i = 0; i < 20; i++) {
+        const f = join(folder, `core-${(0xa0000000 + i).toString(16)}.v8cache`);
+        writeFileSync(f, 'old', { mode: 0o600 });
+        utimesSync(f, now - day - i * 60, now - day - i * 60);
+      }
+      const stale = join(folder, 'core-deadbeef.v8cache.1-1.tmp');
+      const busy = join(folder, 'core-deadbeef.v8cache.2-1.tmp');
+      writeFileSync(stale, 'x');
+      utimesSync(stale, now - 120, now - 120);
+      writeFileSync(busy, 'x');
+      await run({ MULTIPROCESSING_TS_CACHE_DIR: folder });
+      const files = cacheFiles(folder).sort();
+      assert.equal(files.length, 16, `cache files: ${files.join(', ')}`);
+      // The cache just made is kept, with the 15 newest of the old ones (0..14); 15..19 are gone.
+      const made = files.filter((f) => !f.startsWith('core-a00000'));
+      assert.equal(made.length, 1, `new caches: ${made.join(', ')}`);
+      for (let i = 0; i < 20; i++) {
+        const name = `core-${(0xa0000000 + i).toString(16)}.v8cache`;
+        assert.equal(files.includes(name), i < 15, `${name} ${i < 15 ? 'removed' : 'kept'}`);
+      }
+      assert.equal(existsSync(stale), false, 'a stale temporary file was left');
+      assert.equal(existsSync(busy), true, 'the file of a writer at work was removed');
     } finally {
       done();
     }

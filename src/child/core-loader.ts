@@ -70,25 +70,50 @@ function cacheFile(file: string, size: number, mtimeMs: number): string | null {
   return join(folder, `core-${hash(key)}.v8cache`);
 }
 
-/** Removes what writers killed half-way left (their temporary files, a minute old or more). */
+/** How many cache files the folder keeps: one per build of the library, Node and flags in use. */
+const CACHE_FILES_KEPT = 16;
+
+/**
+ * Removes what writers killed half-way left (their temporary files, a minute old or more), and
+ * the oldest caches beyond the newest CACHE_FILES_KEPT (each build of the library, each Node
+ * version and each set of flags makes its own; an old one is only made again if used again).
+ */
 function sweep(folder: string): void {
+  let names: string[];
   try {
-    for (const name of readdirSync(folder)) {
-      if (!name.endsWith('.tmp')) continue;
-      const file = join(folder, name);
-      if (Date.now() - statSync(file).mtimeMs > 60_000) unlinkSync(file);
-    }
+    names = readdirSync(folder);
   } catch {
-    // another writer swept it first
+    return;
+  }
+  const caches: { file: string; mtimeMs: number }[] = [];
+  for (const name of names) {
+    const file = join(folder, name);
+    try {
+      if (name.endsWith('.tmp')) {
+        if (Date.now() - statSync(file).mtimeMs > 60_000) unlinkSync(file);
+      } else if (/^core-[0-9a-f]{8}\.v8cache$/.test(name)) {
+        caches.push({ file, mtimeMs: statSync(file).mtimeMs });
+      }
+    } catch {
+      // another writer removed it first
+    }
+  }
+  caches.sort((x, y) => y.mtimeMs - x.mtimeMs);
+  for (const { file } of caches.slice(CACHE_FILES_KEPT)) {
+    try {
+      unlinkSync(file);
+    } catch {
+      // another writer removed it first
+    }
   }
 }
 
 function write(path: string, data: Buffer): void {
-  sweep(dirname(path));
   const tmp = `${path}.${process.pid}-${threadId}.tmp`;
   try {
     writeFileSync(tmp, data, { mode: 0o600 });
     renameSync(tmp, path);
+    sweep(dirname(path));
   } catch {
     // A cache that cannot be written only costs the next worker its start-up time.
     try {
