@@ -2,9 +2,10 @@
 // getters esbuild makes. esbuild's CommonJS output defines a getter per export at the top of the
 // file (`__export`) and then copies each one into a second object as another getter
 // (`__toCommonJS`), 186 of them for the core. With plain properties (and the single-file worker
-// entries of the same day), the core's top level took 1.44-1.57 ms in new pool workers instead of
-// 1.83-1.86 ms (timestamps in the workers; see docs/performance.md). Getters keep ES modules' live bindings, which the core does not need:
-// the check below fails the build if a module of the source exports a `let` or `var`.
+// entries of the same day), the core's top level took 1.44-1.57 ms in new pool workers instead
+// of 1.83-1.86 ms (timestamps in the workers; see docs/performance.md). Getters keep ES modules'
+// live bindings, which the core does not need: the check below fails the build if a module of
+// the source exports a `let` or `var`.
 //
 // The lines removed at the top are left empty, so the source map still matches every line.
 // Run by `npm run build` after tsup.

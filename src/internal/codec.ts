@@ -204,7 +204,7 @@ export function finish(v: unknown): unknown {
 
 /**
  * Decodes fully without waiting. Values holding function references need
- * their modules imported, which only the async form can do.
+ * their modules loaded: without waiting, only those `decodeSync` can load.
  */
 export function decodeFullySync(bytes: Uint8Array): unknown {
   const v = decodeValue(bytes);
