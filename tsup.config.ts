@@ -41,7 +41,8 @@ const common: Options = {
 //    waiter, the broker and its client, which run no user code), and the core's `import()`
 //    (src/esm-import.ts).
 // 4. The type declarations of the ES module entries (the CommonJS ones come with build 2).
-// `npm run build` empties dist/ first (the builds cannot all clean it).
+// `npm run build` empties dist/ first (the builds cannot all clean it), and after tsup runs
+// scripts/core-exports.mjs (the core's exports as plain properties) and scripts/esm-entries.mjs.
 
 const CORE_ENTRY = 'src/internal/core.ts';
 /** Modules of the core reached by dynamic import from it: entries of the split build. */
