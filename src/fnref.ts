@@ -413,14 +413,23 @@ function loadCjs(ref: FnRefData): unknown {
   return pick(exp as Record<string, unknown>, ref);
 }
 
+/**
+ * The namespace of the ES module at `url`, loaded once per worker (required where it can be, see
+ * `requireModule`, else imported) and kept for later references, blocking ones included.
+ * @internal
+ */
+export async function loadEsModule(url: string): Promise<Record<string, unknown>> {
+  let ns = loadedNamespaces.get(url);
+  if (!ns) {
+    ns = requireModule(url) ?? ((await importModule(url)) as Record<string, unknown>);
+    loadedNamespaces.set(url, ns);
+  }
+  return ns;
+}
+
 export async function loadReference(ref: FnRefData): Promise<unknown> {
   if (ref.kind === 'cjs') return loadCjs(ref);
-  let ns = loadedNamespaces.get(ref.url);
-  if (!ns) {
-    ns = requireModule(ref.url) ?? ((await importModule(ref.url)) as Record<string, unknown>);
-    loadedNamespaces.set(ref.url, ns);
-  }
-  return pick(ns, ref);
+  return pick(await loadEsModule(ref.url), ref);
 }
 
 /**

@@ -8,13 +8,13 @@ import { createRequire, register } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { state } from '../internal/state.js';
 import { decode } from '../reduction.js';
-import { loadReference } from '../fnref.js';
+import { loadEsModule, loadReference } from '../fnref.js';
 import { getLogger, logToStderr } from '../logging.js';
 import { setLiveTable } from '../internal/liveness.js';
 import { setInheritedMemory } from '../internal/memory.js';
 import { native } from '../internal/native.js';
 import { nodeOs } from '../internal/builtins.js';
-import { allowRequireEsm, importModule, requireModule } from '../internal/import-module.js';
+import { allowRequireEsm, importModule } from '../internal/import-module.js';
 import { loaderSpec } from '../internal/loaders.js';
 import { setLoadGuard } from '../internal/load-guard.js';
 import { saveCodeCache } from '../internal/code-cache.js';
@@ -111,7 +111,7 @@ async function preload(keys: string[]): Promise<void> {
     const { kind, url } = parseModuleKey(key);
     try {
       if (kind === 'cjs') req(url.startsWith('file:') ? fileURLToPath(url) : url);
-      else if (!requireModule(url)) await importModule(url);
+      else await loadEsModule(url);
     } catch {
       // Reported when a target actually needs this module.
     }
