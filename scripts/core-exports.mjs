@@ -8,6 +8,7 @@
 // the source exports a `let` or `var`.
 //
 // The lines removed at the top are left empty, so the source map still matches every line.
+// Last, any character outside ASCII left in the file (in comments) is escaped; see below.
 // Run by `npm run build` after tsup.
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,6 +43,11 @@ const exportsText =
   '// The exports, as plain properties (scripts/core-exports.mjs).\n' +
   `module.exports = {\n${pairs.map(([name, local]) => `  ${name}: ${local},`).join('\n')}\n};\n` +
   'Object.defineProperty(module.exports, "__esModule", { value: true });\n';
-const out = text.slice(0, m.index) + blank + text.slice(m.index + m[0].length, at) + exportsText + text.slice(at);
+let out = text.slice(0, m.index) + blank + text.slice(m.index + m[0].length, at) + exportsText + text.slice(at);
+// ASCII only, so that workers can read the file as Latin-1 (child/core-loader.ts). esbuild
+// escapes non-ASCII characters in code already; what is left is in comments, where an escape
+// changes nothing.
+out = out.replace(/[^\x00-\x7f]/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`);
+if (!/^[\x00-\x7f]*$/.test(out)) throw new Error('core-exports: dist/core.cjs is not ASCII after escaping');
 writeFileSync(file, out);
 console.log(`dist/core.cjs: ${pairs.length} exports as plain properties`);

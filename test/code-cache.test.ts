@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runProgram, programs } from './helpers.js';
+import { runProgram, programs, repoRoot } from './helpers.js';
 
 const T = { timeout: 60_000 };
 const prog = join(programs, 'code-cache.mjs');
@@ -117,5 +117,11 @@ describe('the workers’ code cache', () => {
     } finally {
       done();
     }
+  });
+
+  it('the core file is ASCII only, so workers read it as Latin-1 without decoding UTF-8', () => {
+    const bytes = readFileSync(join(repoRoot, 'dist', 'core.cjs'));
+    const at = bytes.findIndex((b) => b > 0x7f);
+    assert.equal(at, -1, `dist/core.cjs has a byte above 0x7f at offset ${at} (scripts/core-exports.mjs escapes them)`);
   });
 });

